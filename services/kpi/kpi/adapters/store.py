@@ -1,0 +1,225 @@
+"""The case store adapter: SQLAlchemy (asyncpg on PostgreSQL) behind the CaseRepository port."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from casetime.events import EventEnvelope, parse_event
+from kpi.adapters.tables import CaseEventRecord, DeadLetterRecord, EpisodeRecord, VoidRecord
+from kpi.domain.episodes import EPISODE_MODELS, AnyEpisode, Assessment, CareProceedings, Referral
+from kpi.domain.snapshot import KpiInputs
+from kpi.service import EpisodeKey, KafkaPosition, Recorded, RecordResult, episode_key
+
+_EVENT = CaseEventRecord.__table__  # type: ignore[attr-defined]
+_VOID = VoidRecord.__table__  # type: ignore[attr-defined]
+_EPISODE = EpisodeRecord.__table__  # type: ignore[attr-defined]
+_DEAD = DeadLetterRecord.__table__  # type: ignore[attr-defined]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlCaseRepository:
+    """CaseRepository over one open AsyncSession (one transaction)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
+        self._insert: Any = sqlite.insert if dialect == "sqlite" else postgresql.insert
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        async with self._session.begin_nested():
+            yield
+
+    async def record_event(
+        self, event: EventEnvelope, position: KafkaPosition | None
+    ) -> RecordResult:
+        key = episode_key(event)
+        values = {
+            "event_id": event.event_id,
+            "revision": event.revision,
+            "event_type": event.event_type,
+            "episode_kind": key[0] if key else None,
+            "episode_id": event.episode_id,
+            "child_id": event.child_id,
+            "occurred_on": event.occurred_on,
+            "body": event.model_dump_json(),
+            "kafka_topic": position.topic if position else None,
+            "kafka_partition": position.partition if position else None,
+            "kafka_offset": position.offset if position else None,
+            "applied_at": _now(),
+        }
+        inserted = await self._session.execute(
+            self._insert(_EVENT).values(**values).on_conflict_do_nothing()
+        )
+        if inserted.rowcount == 1:  # type: ignore[attr-defined]
+            void = await self._session.scalar(
+                select(_VOID.c.void_event_id).where(_VOID.c.voided_event_id == event.event_id)
+            )
+            if void is not None:
+                await self._mark_voided(event.event_id, void)
+            return RecordResult(Recorded.NEW)
+        held = (
+            await self._session.execute(
+                select(_EVENT.c.revision, _EVENT.c.body)
+                .where(_EVENT.c.event_id == event.event_id)
+                .with_for_update()
+            )
+        ).one()
+        if held.revision == event.revision:
+            return RecordResult(Recorded.DUPLICATE)
+        if held.revision > event.revision:
+            return RecordResult(Recorded.STALE)
+        await self._session.execute(
+            update(_EVENT).where(_EVENT.c.event_id == event.event_id).values(**values)
+        )
+        return RecordResult(Recorded.REPLACED, previous=parse_event(held.body))
+
+    async def _mark_voided(self, event_id: str, void_event_id: str) -> None:
+        await self._session.execute(
+            update(_EVENT).where(_EVENT.c.event_id == event_id).values(voided_by=void_event_id)
+        )
+
+    async def void_event(self, voided_event_id: str, void_event_id: str) -> EventEnvelope | None:
+        await self._session.execute(
+            self._insert(_VOID)
+            .values(voided_event_id=voided_event_id, void_event_id=void_event_id)
+            .on_conflict_do_nothing()
+        )
+        body = await self._session.scalar(
+            select(_EVENT.c.body).where(_EVENT.c.event_id == voided_event_id)
+        )
+        if body is None:
+            return None
+        await self._mark_voided(voided_event_id, void_event_id)
+        return parse_event(body)
+
+    async def live_events(self, key: EpisodeKey) -> Sequence[EventEnvelope]:
+        kind, episode_id, child_id = key
+        rows = await self._session.scalars(
+            select(_EVENT.c.body).where(
+                and_(
+                    _EVENT.c.episode_kind == kind,
+                    _EVENT.c.episode_id == episode_id,
+                    _EVENT.c.child_id == child_id,
+                    _EVENT.c.voided_by.is_(None),
+                    _EVENT.c.event_type != "event_voided",
+                )
+            )
+        )
+        return [parse_event(body) for body in rows]
+
+    async def save_episode(self, key: EpisodeKey, episode: AnyEpisode | None) -> None:
+        kind, episode_id, child_id = key
+        where = and_(
+            _EPISODE.c.kind == kind,
+            _EPISODE.c.episode_id == episode_id,
+            _EPISODE.c.child_id == child_id,
+        )
+        await self._session.execute(delete(_EPISODE).where(where))
+        if episode is None:
+            return
+        await self._session.execute(
+            _EPISODE.insert().values(
+                kind=kind,
+                episode_id=episode_id,
+                child_id=child_id,
+                team=episode.team,
+                opened_on=episode.opened_on,
+                closed_on=episode.closed_on,
+                referral_id=episode.linked_referral_id,
+                state=episode.model_dump_json(),
+                updated_at=_now(),
+            )
+        )
+
+    async def record_dead_letter(
+        self, position: KafkaPosition, reason: str, raw: bytes | None
+    ) -> None:
+        await self._session.execute(
+            _DEAD.insert().values(
+                kafka_topic=position.topic,
+                kafka_partition=position.partition,
+                kafka_offset=position.offset,
+                reason=reason,
+                raw=(raw or b"").decode("utf-8", errors="replace"),
+                received_at=_now(),
+            )
+        )
+
+
+class CaseStore:
+    """Owns the engine; hands out one repository per transaction."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine: AsyncEngine = create_async_engine(database_url, pool_pre_ping=True)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqlCaseRepository]:
+        """Commits on success, rolls back on any error."""
+        async with self._sessions() as session, session.begin():
+            yield SqlCaseRepository(session)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    async def load_kpi_inputs(self, since: date, as_at: date) -> KpiInputs:
+        """Episodes that closed a clock between ``since`` and ``as_at``, with their referrals."""
+        async with self._sessions() as session:
+            closed = (
+                await session.execute(
+                    select(_EPISODE.c.kind, _EPISODE.c.state).where(
+                        _EPISODE.c.kind.in_(("assessment", "care_proceedings")),
+                        _EPISODE.c.closed_on >= since,
+                        _EPISODE.c.closed_on <= as_at,
+                    )
+                )
+            ).all()
+            episodes = [EPISODE_MODELS[row.kind].model_validate_json(row.state) for row in closed]
+            assessments = [e for e in episodes if isinstance(e, Assessment)]
+            referral, assessment = _EPISODE.alias("r"), _EPISODE.alias("a")
+            referral_rows = await session.scalars(
+                select(referral.c.state)
+                .join_from(
+                    referral,
+                    assessment,
+                    and_(
+                        assessment.c.kind == "assessment",
+                        assessment.c.referral_id == referral.c.episode_id,
+                        assessment.c.child_id == referral.c.child_id,
+                        assessment.c.closed_on >= since,
+                        assessment.c.closed_on <= as_at,
+                    ),
+                )
+                .where(referral.c.kind == "referral")
+                .distinct()
+            )
+            referrals = [Referral.model_validate_json(state) for state in referral_rows]
+        return KpiInputs(
+            assessments=assessments,
+            referrals={(r.child_id, r.episode_id): r for r in referrals},
+            care_proceedings=[e for e in episodes if isinstance(e, CareProceedings)],
+        )
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,73 @@
+"""The KPI state store's tables (SQLModel). Schema changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Index, Text
+from sqlmodel import Field, SQLModel
+
+
+class CaseEventRecord(SQLModel, table=True):
+    """Every event applied, latest revision: the dedupe record and the source of episode folds."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (Index("ix_case_event_episode", "episode_kind", "episode_id", "child_id"),)
+
+    event_id: str = Field(primary_key=True, max_length=128)
+    revision: int
+    event_type: str = Field(max_length=64)
+    episode_kind: str | None = Field(default=None, max_length=32)
+    episode_id: str = Field(max_length=128)
+    child_id: str = Field(max_length=128)
+    occurred_on: date
+    body: str = Field(sa_type=Text)
+    voided_by: str | None = Field(default=None, max_length=128)
+    kafka_topic: str | None = Field(default=None, max_length=200)
+    kafka_partition: int | None = None
+    kafka_offset: int | None = Field(default=None, sa_type=BigInteger)
+    applied_at: datetime = Field(sa_column_kwargs={"nullable": False})
+
+
+class VoidRecord(SQLModel, table=True):
+    """A void, kept even when the voided event has not arrived yet (topics are not ordered
+    against each other)."""
+
+    __tablename__ = "event_void"
+
+    voided_event_id: str = Field(primary_key=True, max_length=128)
+    void_event_id: str = Field(max_length=128)
+
+
+class EpisodeRecord(SQLModel, table=True):
+    """Per-episode state folded from its events; indexed columns serve the KPI queries."""
+
+    __tablename__ = "episode"
+    __table_args__ = (
+        Index("ix_episode_kind_closed_on", "kind", "closed_on"),
+        Index("ix_episode_kind_child", "kind", "child_id"),
+    )
+
+    kind: str = Field(primary_key=True, max_length=32)
+    episode_id: str = Field(primary_key=True, max_length=128)
+    child_id: str = Field(primary_key=True, max_length=128)
+    team: str = Field(max_length=100)
+    opened_on: date | None = None
+    closed_on: date | None = None
+    referral_id: str | None = Field(default=None, max_length=128)
+    state: str = Field(sa_type=Text)
+    updated_at: datetime
+
+
+class DeadLetterRecord(SQLModel, table=True):
+    """A message that could not be applied; kept so nothing is silently lost."""
+
+    __tablename__ = "dead_letter"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kafka_topic: str = Field(max_length=200)
+    kafka_partition: int
+    kafka_offset: int = Field(sa_type=BigInteger)
+    reason: str = Field(sa_type=Text)
+    raw: str = Field(sa_type=Text)
+    received_at: datetime

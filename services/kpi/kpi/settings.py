@@ -1,0 +1,26 @@
+"""KPI service configuration (environment, prefix CASETIME_)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import Field
+
+from casetime.settings import ServiceSettings
+from kpi.domain.calendar import WorkingDayConvention
+
+
+class KpiSettings(ServiceSettings):
+    port: int = Field(default=8004, ge=1, le=65535)
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:15432/casetime",
+        description="SQLAlchemy URL of the KPI state store.",
+    )
+    consumer_group: str = "casetime-kpi"
+    # Small in tests so a restarted consumer rejoins quickly; Kafka's default is 45 s.
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    kpi_refresh_seconds: float = Field(default=10.0, gt=0)
+    # Fix the as-at date (demos, tests, re-running a past month); default: today in London.
+    kpi_as_at: date | None = None
+    working_day_convention: WorkingDayConvention = WorkingDayConvention.EXCLUSIVE
+    migrate_on_start: bool = True

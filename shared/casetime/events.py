@@ -1,0 +1,433 @@
+"""The casetime event contract, version 1.
+
+Every event is one envelope (who, when, which episode) with a typed payload. The envelope's
+``event_type`` selects the payload model; unknown fields are refused everywhere so that a case
+system's mapping mistake is reported to it, not silently dropped.
+
+Personal data is limited to what a KPI needs: pseudonymous child, episode and worker ids, and a
+child's month of birth where an age band depends on it. No names, addresses, NHS numbers or notes.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+)
+
+CONTRACT_VERSION = 1
+LONDON = ZoneInfo("Europe/London")
+
+# Identifiers are pseudonymous tokens from the case system: bounded, printable, no spaces.
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+]
+TeamName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True)]
+# "YYYY-MM": month and year of birth only, never the day.
+BirthMonth = Annotated[str, StringConstraints(pattern=r"^(19|20)\d\d-(0[1-9]|1[0-2])$")]
+# A date, or a date and time with its UTC offset. Naive times are refused: a case system in
+# another zone would otherwise shift every hour clock silently.
+EventTime = AwareDatetime | date
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def local_date(value: EventTime) -> date:
+    """The calendar date in England on which something happened."""
+    if isinstance(value, datetime):
+        return value.astimezone(LONDON).date()
+    return value
+
+
+def as_start_instant(value: EventTime) -> datetime:
+    """A date-only start counts from 00:00 London time (catalogue section 1)."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time.min, tzinfo=LONDON)
+
+
+def as_end_instant(value: EventTime) -> datetime:
+    """A date-only end counts at 23:59:59 London time (catalogue section 1)."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time(23, 59, 59), tzinfo=LONDON)
+
+
+def is_date_only(value: EventTime) -> bool:
+    return not isinstance(value, datetime)
+
+
+# --- payload vocabularies -------------------------------------------------------------------
+
+
+class ContactOutcome(StrEnum):
+    PROGRESSED_TO_REFERRAL = "progressed_to_referral"
+    EARLY_HELP = "early_help"
+    NO_FURTHER_ACTION = "no_further_action"
+
+
+class Agency(StrEnum):
+    POLICE = "police"
+    HEALTH = "health"
+    EDUCATION = "education"
+    OTHER = "other"
+
+
+class Section47Outcome(StrEnum):
+    ICPC_REQUIRED = "icpc_required"
+    ICPC_NOT_REQUIRED = "icpc_not_required"
+
+
+class PloOutcome(StrEnum):
+    ISSUED = "issued"
+    STEPPED_DOWN = "stepped_down"
+
+
+class VisitPurpose(StrEnum):
+    CHILD_PROTECTION = "child_protection"
+    LOOKED_AFTER = "looked_after"
+    CHILD_IN_NEED = "child_in_need"
+
+
+class ExceptionReason(StrEnum):
+    """Why a clock breached its timescale (catalogue section 5)."""
+
+    # care proceedings over 26 weeks
+    EXTENSION_GRANTED = "extension_granted"
+    LATE_KINSHIP_OR_SGO_ASSESSMENT = "late_kinship_or_sgo_assessment"
+    EXPERT_ASSESSMENT = "expert_assessment"
+    PARENTAL_PROGRESS_TESTED = "parental_progress_tested"
+    INTERNATIONAL_ELEMENT = "international_element"
+    PARALLEL_CRIMINAL_PROCEEDINGS = "parallel_criminal_proceedings"
+    THIRD_PARTY_DISCLOSURE_DELAY = "third_party_disclosure_delay"
+    NEW_PARTY_OR_CHILD_JOINED = "new_party_or_child_joined"
+    COURT_LISTING = "court_listing"
+    LOCAL_AUTHORITY_DELAY = "local_authority_delay"
+    # assessments, conferences and reviews
+    CHILD_OR_FAMILY_UNAVAILABLE = "child_or_family_unavailable"
+    AWAITING_PARTNER_INFORMATION = "awaiting_partner_information"
+    CHAIR_AGREED_DELAY = "chair_agreed_delay"
+    TRANSFER_IN = "transfer_in"
+    RECORDING_LATE = "recording_late"
+    OTHER = "other"
+
+
+# --- payloads -------------------------------------------------------------------------------
+# The episode each event belongs to is the envelope's episode_id; a payload names only the
+# other episodes it links to (e.g. the referral an assessment answers).
+
+
+class ContactReceived(_Frozen):
+    contact_source: Code | None = None
+
+
+class ContactDecision(_Frozen):
+    outcome: ContactOutcome
+    referral_id: Identifier | None = Field(
+        default=None, description="The referral opened, when the contact progressed to one."
+    )
+
+
+class ReferralReceived(_Frozen):
+    referral_source: Code = Field(description="DfE ReferralSource code, e.g. 1A (police).")
+    birth_month: BirthMonth | None = None
+
+
+class ReferralDecision(_Frozen):
+    no_further_action: bool
+    next_steps: Code | None = None
+
+
+class StrategyDiscussionHeld(_Frozen):
+    referral_id: Identifier
+    agencies_attended: frozenset[Agency]
+    initiated_section_47: bool
+
+
+class Section47Started(_Frozen):
+    referral_id: Identifier
+    strategy_discussion_id: Identifier | None = None
+
+
+class Section47Completed(_Frozen):
+    outcome: Section47Outcome
+
+
+class InitialChildProtectionConferenceHeld(_Frozen):
+    section_47_id: Identifier
+    strategy_discussion_id: Identifier | None = None
+    child_protection_plan: bool = Field(description="Whether the conference made a plan.")
+
+
+class ReviewChildProtectionConferenceHeld(_Frozen):
+    child_protection_plan_id: Identifier
+    plan_continues: bool
+
+
+class ChildProtectionPlanStarted(_Frozen):
+    initial_conference_id: Identifier | None = None
+
+
+class ChildProtectionPlanEnded(_Frozen):
+    reason: Code | None = None
+
+
+class CoreGroupHeld(_Frozen):
+    child_protection_plan_id: Identifier
+
+
+class AssessmentStarted(_Frozen):
+    referral_id: Identifier
+
+
+class AssessmentCompleted(_Frozen):
+    """occurred_at is the authorisation date (AssessmentAuthorisationDate)."""
+
+    referral_id: Identifier
+    factors: frozenset[Code] = frozenset()
+
+
+class VisitHeld(_Frozen):
+    purpose: VisitPurpose
+    child_seen: bool
+    child_seen_alone: bool
+    serves_episode_id: Identifier | None = Field(
+        default=None, description="The plan or placement this visit served."
+    )
+
+
+class ChildInNeedPlanStarted(_Frozen):
+    pass
+
+
+class ChildInNeedPlanEnded(_Frozen):
+    pass
+
+
+class CaseClosed(_Frozen):
+    reason_for_closure: Code = Field(description="DfE ReasonForClosure, RC1 to RC8.")
+
+
+class PeriodOfCareStarted(_Frozen):
+    legal_status: Code = Field(description="SSDA903 LS, e.g. C2 or V2.")
+    category_of_need: Code = Field(description="SSDA903 CIN, N1 to N8.")
+    birth_month: BirthMonth
+
+
+class PeriodOfCareEnded(_Frozen):
+    reason_episode_ceased: Code = Field(description="SSDA903 REC, e.g. E13 (returned home).")
+
+
+class PlacementStarted(_Frozen):
+    period_of_care_id: Identifier
+    placement_type: Code = Field(description="SSDA903 PLACE.")
+    placement_provider: Code | None = Field(default=None, description="SSDA903 PLACE_PROVIDER.")
+    reason_new_episode: Code | None = Field(default=None, description="SSDA903 RNE.")
+    permanent: bool = Field(
+        default=False, description="Agreed as the child's permanent placement (visits at 3 months)."
+    )
+
+
+class PlacementEnded(_Frozen):
+    reason_place_change: Code | None = Field(
+        default=None, description="SSDA903 REASON_PLACE_CHANGE."
+    )
+
+
+class LookedAfterReviewHeld(_Frozen):
+    period_of_care_id: Identifier
+
+
+class HealthAssessmentHeld(_Frozen):
+    period_of_care_id: Identifier | None = None
+
+
+class DentalCheckHeld(_Frozen):
+    period_of_care_id: Identifier | None = None
+
+
+class PreProceedingsStarted(_Frozen):
+    pass
+
+
+class PreProceedingsConcluded(_Frozen):
+    outcome: PloOutcome
+
+
+class CareProceedingsIssued(_Frozen):
+    court_case_number: Identifier | None = None
+
+
+class CareProceedingsExtensionGranted(_Frozen):
+    weeks: int = Field(ge=1, le=8, description="Each extension is at most 8 weeks (s.32(8)).")
+    reason: Code
+
+
+class CareProceedingsConcluded(_Frozen):
+    final_order: Code = Field(description="e.g. care_order, sgo, placement_order, no_order.")
+
+
+class ExceptionReasonRecorded(_Frozen):
+    """A reason attached to a breached clock, identified by KPI and episode."""
+
+    kpi: Code = Field(description="The KPI id whose clock breached, e.g. PROC-26W.")
+    reason: ExceptionReason
+    other_text: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="Short description when the reason is 'other'; no case notes."
+    )
+
+
+class CaseAllocated(_Frozen):
+    """The envelope's team and worker_id are the new allocation."""
+
+
+class EventVoided(_Frozen):
+    voided_event_id: Identifier
+    voided_event_type: str
+
+
+# --- the envelope ---------------------------------------------------------------------------
+
+
+class EventEnvelope(_Frozen):
+    event_id: Identifier = Field(description="Chosen by the sender; the idempotency key.")
+    revision: int = Field(
+        default=1,
+        ge=1,
+        description="Amendments resend the same event_id with a higher revision,"
+        " which replaces the old.",
+    )
+    schema_version: Literal[1] = 1
+    occurred_at: EventTime = Field(
+        description="When it happened in the child's life: a date, or a date-time with offset."
+    )
+    recorded_at: AwareDatetime = Field(description="When it was recorded in the case system.")
+    source_system: Code
+    child_id: Identifier = Field(description="Pseudonymous child id.")
+    episode_id: Identifier = Field(
+        description="The referral, assessment, enquiry, plan, period of care, placement or "
+        "proceedings this event belongs to."
+    )
+    team: TeamName = Field(description="The responsible team.")
+    worker_id: Identifier | None = Field(default=None, description="Pseudonymous worker id.")
+    # Narrowed to a Literal and a payload model by each event type's subclass below.
+    event_type: str
+    payload: _Frozen
+
+    @property
+    def occurred_on(self) -> date:
+        return local_date(self.occurred_at)
+
+    def dedupe_key(self) -> tuple[str, int]:
+        return (self.event_id, self.revision)
+
+
+def _event(name: str, payload: type[_Frozen], doc: str) -> type[EventEnvelope]:
+    """One envelope subclass per event type, discriminated by event_type."""
+    model: type[EventEnvelope] = type(
+        "".join(part.title() for part in name.split("_")) + "Event",
+        (EventEnvelope,),
+        {
+            "__annotations__": {"event_type": Literal[name], "payload": payload},
+            "__doc__": doc,
+            "__module__": __name__,
+        },
+    )
+    return model
+
+
+# event_type -> (payload model, description). The single list of event types.
+EVENT_TYPES: dict[str, tuple[type[_Frozen], str]] = {
+    "contact_received": (ContactReceived, "A contact about a child reached the front door."),
+    "contact_decision": (ContactDecision, "A decision on a contact."),
+    "referral_received": (
+        ReferralReceived,
+        "A referral to children's social care (CINreferralDate).",
+    ),
+    "referral_decision": (ReferralDecision, "Next steps decided on a referral."),
+    "strategy_discussion_held": (StrategyDiscussionHeld, "A strategy discussion took place."),
+    "section_47_started": (Section47Started, "A section 47 enquiry started (S47ActualStartDate)."),
+    "section_47_completed": (Section47Completed, "A section 47 enquiry completed."),
+    "initial_cp_conference_held": (
+        InitialChildProtectionConferenceHeld,
+        "An initial child protection conference was held (DateOfInitialCPC).",
+    ),
+    "review_cp_conference_held": (
+        ReviewChildProtectionConferenceHeld,
+        "A review child protection conference was held.",
+    ),
+    "cp_plan_started": (
+        ChildProtectionPlanStarted,
+        "A child protection plan started (CPPstartDate).",
+    ),
+    "cp_plan_ended": (ChildProtectionPlanEnded, "A child protection plan ended (CPPendDate)."),
+    "core_group_held": (CoreGroupHeld, "A core group meeting was held."),
+    "assessment_started": (AssessmentStarted, "An assessment started (AssessmentActualStartDate)."),
+    "assessment_completed": (
+        AssessmentCompleted,
+        "An assessment was completed and authorised (AssessmentAuthorisationDate).",
+    ),
+    "visit_held": (VisitHeld, "A visit to the child."),
+    "cin_plan_started": (ChildInNeedPlanStarted, "A child in need plan started."),
+    "cin_plan_ended": (ChildInNeedPlanEnded, "A child in need plan ended."),
+    "case_closed": (CaseClosed, "A child in need episode closed (CINclosureDate)."),
+    "period_of_care_started": (PeriodOfCareStarted, "A period of care started (DECOM)."),
+    "period_of_care_ended": (PeriodOfCareEnded, "A period of care ended (DEC)."),
+    "placement_started": (PlacementStarted, "A placement started."),
+    "placement_ended": (PlacementEnded, "A placement ended."),
+    "looked_after_review_held": (LookedAfterReviewHeld, "A looked-after review was held (REVIEW)."),
+    "health_assessment_held": (HealthAssessmentHeld, "A looked-after health assessment."),
+    "dental_check_held": (DentalCheckHeld, "A looked-after child's dental check."),
+    "plo_started": (PreProceedingsStarted, "Pre-proceedings (PLO) started."),
+    "plo_concluded": (PreProceedingsConcluded, "Pre-proceedings (PLO) concluded."),
+    "care_proceedings_issued": (CareProceedingsIssued, "A care application was issued."),
+    "care_proceedings_extension_granted": (
+        CareProceedingsExtensionGranted,
+        "The court extended the 26-week timetable.",
+    ),
+    "care_proceedings_concluded": (CareProceedingsConcluded, "Care proceedings concluded."),
+    "exception_reason_recorded": (ExceptionReasonRecorded, "A reason recorded for a breach."),
+    "case_allocated": (CaseAllocated, "The case was allocated to a worker and team."),
+    "event_voided": (EventVoided, "An earlier event is withdrawn."),
+}
+
+EVENT_MODELS: dict[str, type[EventEnvelope]] = {
+    name: _event(name, payload, doc) for name, (payload, doc) in EVENT_TYPES.items()
+}
+
+
+def _union(models: tuple[type[EventEnvelope], ...]) -> Any:
+    result: Any = models[0]
+    for model in models[1:]:
+        result = result | model
+    return result
+
+
+def event_union(event_types: tuple[str, ...]) -> Any:
+    """A discriminated union of the given event types, for validation and OpenAPI."""
+    models = tuple(EVENT_MODELS[name] for name in event_types)
+    if len(models) == 1:
+        return models[0]
+    return Annotated[_union(models), Field(discriminator="event_type")]
+
+
+# Every event type, discriminated by event_type: what the KPI service reads off the topics.
+AnyEvent: Any = event_union(tuple(EVENT_MODELS))
+ANY_EVENT_ADAPTER: TypeAdapter[EventEnvelope] = TypeAdapter(AnyEvent)
+
+
+def parse_event(raw: bytes | str) -> EventEnvelope:
+    """Parse one event from its JSON wire form (raises pydantic.ValidationError)."""
+    return ANY_EVENT_ADAPTER.validate_json(raw)

@@ -1,0 +1,188 @@
+"""The ingest HTTP adapter shared by the three ingest services.
+
+Routes validate, then publish; nothing is published unless every event in the request is valid,
+and 202 means the broker has acknowledged every event.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, cast
+
+from fastapi import Body, FastAPI, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter, make_asgi_app
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from casetime.events import CONTRACT_VERSION, EVENT_TYPES, EventEnvelope, event_union
+from casetime.examples import example_event
+from casetime.publishing import EventPublisher, KafkaPublisher, PublishUnavailableError
+from casetime.settings import ServiceSettings
+from casetime.topics import accepted_types, topic_for
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+_EVENT_TYPE_NAMES = frozenset(EVENT_TYPES)
+RETRY_AFTER_SECONDS = "5"
+
+
+class EventBatch(BaseModel):
+    """Each service narrows ``events`` to its own event types."""
+
+    model_config = ConfigDict(extra="forbid")
+    events: list[EventEnvelope]
+
+
+class Accepted(BaseModel):
+    event_id: str
+    revision: int
+    status: str = "accepted"
+
+
+class BatchAccepted(BaseModel):
+    accepted: list[Accepted]
+    count: int
+
+
+class Unavailable(BaseModel):
+    detail: str
+
+
+def describe_errors(errors: Any) -> list[dict[str, Any]]:
+    """Name each bad field as a dotted path (e.g. ``events.3.payload.outcome``) with the reason.
+
+    The offending value is not echoed back: it may be personal data.
+    """
+    described = []
+    for error in errors:
+        loc = [str(part) for part in error["loc"] if part != "body"]
+        if error["type"] == "union_tag_invalid" or error["type"] == "union_tag_not_found":
+            loc.append("event_type")
+        # pydantic adds the union member's tag to the path; the sender's field names don't have it
+        loc = [part for part in loc if part not in _EVENT_TYPE_NAMES]
+        described.append(
+            {"field": ".".join(loc) or "body", "reason": error["msg"], "type": error["type"]}
+        )
+    return described
+
+
+def create_app(
+    service: str,
+    settings: ServiceSettings | None = None,
+    publisher: EventPublisher | None = None,
+) -> FastAPI:
+    settings = settings or ServiceSettings()
+    topic = topic_for(service)
+    types = accepted_types(service)
+    the_publisher: EventPublisher = publisher or KafkaPublisher(settings, [topic])
+    registry = CollectorRegistry()
+    events_total = Counter(
+        "casetime_ingest_events_total",
+        "Events received, by outcome (accepted, unavailable).",
+        ["service", "outcome"],
+        registry=registry,
+    )
+    requests_rejected_total = Counter(
+        "casetime_ingest_requests_rejected_total",
+        "Requests refused as invalid (422).",
+        ["service"],
+        registry=registry,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await the_publisher.start()
+        log.info("%s ingest publishing to %s", service, topic)
+        yield
+        await the_publisher.stop()
+        log.info("%s ingest stopped", service)
+
+    app = FastAPI(
+        title=f"casetime {service} ingest",
+        version=f"{CONTRACT_VERSION}.0",
+        summary=f"Case systems POST {service} events here; they are validated and published "
+        f"to the Kafka topic {topic}.",
+        lifespan=lifespan,
+    )
+    app.mount("/metrics", make_asgi_app(registry=registry))
+
+    # Built at run time from the ownership table, so each service's OpenAPI lists its own types.
+    event_body: Any = event_union(types)
+    examples = {t: {"summary": t.replace("_", " "), "value": example_event(t)} for t in types}
+    batch_model: Any = create_model(
+        f"{service.title()}EventBatch",
+        __base__=EventBatch,
+        events=(list[event_body], Field(min_length=1, max_length=MAX_BATCH)),
+    )
+
+    async def publish(events: list[EventEnvelope]) -> None:
+        try:
+            await the_publisher.publish(topic, events)
+        except PublishUnavailableError as exc:
+            events_total.labels(service, "unavailable").inc(len(events))
+            log.warning("publish failed, answering 503: %s", exc)
+            raise
+        events_total.labels(service, "accepted").inc(len(events))
+
+    def unavailable() -> JSONResponse:
+        return JSONResponse(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            content={"detail": "event log unavailable; nothing was accepted, retry later"},
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def count_rejections(request: Request, exc: RequestValidationError) -> JSONResponse:
+        requests_rejected_total.labels(service).inc()
+        return JSONResponse(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            content={"detail": describe_errors(exc.errors())},
+        )
+
+    @app.post(
+        "/events",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=Accepted,
+        responses={503: {"model": Unavailable}},
+        summary="Post one event",
+    )
+    async def post_event(
+        event: Annotated[event_body, Body(openapi_examples=examples)],
+    ) -> Any:
+        try:
+            await publish([event])
+        except PublishUnavailableError:
+            return unavailable()
+        return Accepted(event_id=event.event_id, revision=event.revision)
+
+    @app.post(
+        "/events/batch",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=BatchAccepted,
+        responses={503: {"model": Unavailable}},
+        summary=f"Post up to {MAX_BATCH} events; all are published or none",
+    )
+    async def post_batch(batch: batch_model) -> Any:
+        events = cast(EventBatch, batch).events
+        try:
+            await publish(events)
+        except PublishUnavailableError:
+            return unavailable()
+        accepted = [Accepted(event_id=e.event_id, revision=e.revision) for e in events]
+        return BatchAccepted(accepted=accepted, count=len(accepted))
+
+    @app.get("/healthz", summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", summary="Kafka is reachable")
+    async def readyz(response: Response) -> dict[str, str]:
+        if await the_publisher.ready():
+            return {"status": "ready"}
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return {"status": "kafka unreachable"}
+
+    return app
