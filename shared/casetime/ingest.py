@@ -24,7 +24,7 @@ from casetime.topics import accepted_types, topic_for
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
-_EVENT_TYPE_NAMES = frozenset(EVENT_TYPES)
+_UNION_MEMBER_NAMES = frozenset(EVENT_TYPES) | {"datetime", "date"}
 RETRY_AFTER_SECONDS = "5"
 
 
@@ -53,19 +53,22 @@ class Unavailable(BaseModel):
 def describe_errors(errors: Any) -> list[dict[str, Any]]:
     """Name each bad field as a dotted path (e.g. ``events.3.payload.outcome``) with the reason.
 
-    The offending value is not echoed back: it may be personal data.
+    A value that matched no member of a union (a date or a date-time) is one error, not one per
+    member. The offending value is not echoed back: it may be personal data.
     """
-    described = []
+    described: dict[str, dict[str, Any]] = {}
     for error in errors:
         loc = [str(part) for part in error["loc"] if part != "body"]
-        if error["type"] == "union_tag_invalid" or error["type"] == "union_tag_not_found":
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             loc.append("event_type")
-        # pydantic adds the union member's tag to the path; the sender's field names don't have it
-        loc = [part for part in loc if part not in _EVENT_TYPE_NAMES]
-        described.append(
-            {"field": ".".join(loc) or "body", "reason": error["msg"], "type": error["type"]}
-        )
-    return described
+        # pydantic names the union member it tried; the sender's field names don't have it
+        loc = [part for part in loc if part not in _UNION_MEMBER_NAMES]
+        field = ".".join(loc) or "body"
+        if field in described:
+            described[field]["reason"] += f"; or {error['msg'][0].lower()}{error['msg'][1:]}"
+        else:
+            described[field] = {"field": field, "reason": error["msg"], "type": error["type"]}
+    return list(described.values())
 
 
 def create_app(
@@ -74,7 +77,7 @@ def create_app(
     publisher: EventPublisher | None = None,
 ) -> FastAPI:
     settings = settings or ServiceSettings()
-    topic = topic_for(service)
+    topic = topic_for(service, settings.topic_prefix)
     types = accepted_types(service)
     the_publisher: EventPublisher = publisher or KafkaPublisher(settings, [topic])
     registry = CollectorRegistry()

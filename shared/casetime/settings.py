@@ -12,6 +12,11 @@ class KafkaSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:19092", description="Kafka bootstrap servers, comma separated."
     )
+    topic_prefix: str = Field(
+        default="casetime",
+        pattern=r"^[A-Za-z0-9._\-]+$",
+        description="Prefix of every topic name, e.g. casetime.referrals.v1.",
+    )
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     # -1 keeps events for ever: the KPI state can always be rebuilt from the topics.

@@ -55,18 +55,23 @@ SHARED_EVENT_TYPES: Final[tuple[str, ...]] = ("exception_reason_recorded", "even
 
 INGEST_SERVICES: Final[tuple[str, ...]] = tuple(SERVICE_EVENT_TYPES)
 
-# Topic names carry the contract version so that a breaking change gets new topics.
-TOPIC_PREFIX: Final = "casetime"
+# Topic names carry the contract version so that a breaking change gets new topics; the prefix
+# (setting CASETIME_TOPIC_PREFIX) lets several councils or test runs share one cluster.
+DEFAULT_TOPIC_PREFIX: Final = "casetime"
 
 
-def topic_for(service: str) -> str:
+def topic_for(service: str, prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
     if service not in SERVICE_EVENT_TYPES:
         raise ValueError(f"unknown ingest service {service!r}")
-    return f"{TOPIC_PREFIX}.{service}.v1"
+    return f"{prefix}.{service}.v1"
 
 
-EVENT_TOPICS: Final[tuple[str, ...]] = tuple(topic_for(s) for s in INGEST_SERVICES)
-DEAD_LETTER_TOPIC: Final = f"{TOPIC_PREFIX}.dead-letter.v1"
+def event_topics(prefix: str = DEFAULT_TOPIC_PREFIX) -> tuple[str, ...]:
+    return tuple(topic_for(s, prefix) for s in INGEST_SERVICES)
+
+
+def dead_letter_topic(prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
+    return f"{prefix}.dead-letter.v1"
 
 
 def accepted_types(service: str) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from casetime.events import parse_event
 from casetime.publishing import ensure_topics
-from casetime.topics import EVENT_TOPICS
+from casetime.topics import event_topics
 from kpi.adapters.store import CaseStore
 from kpi.service import KafkaPosition, Recorded, apply_event
 from kpi.settings import KpiSettings
@@ -73,9 +73,10 @@ class KpiConsumer:
                 delay = min(delay * 2, 10.0)
 
     async def _consume(self) -> None:
-        await ensure_topics(self._settings, EVENT_TOPICS)
+        topics = event_topics(self._settings.topic_prefix)
+        await ensure_topics(self._settings, topics)
         consumer = AIOKafkaConsumer(
-            *EVENT_TOPICS,
+            *topics,
             bootstrap_servers=self._settings.kafka_bootstrap_servers,
             group_id=self._settings.consumer_group,
             client_id="casetime-kpi",
@@ -89,7 +90,7 @@ class KpiConsumer:
         )
         await consumer.start()
         self.stats.running = True
-        log.info("consuming %s as group %s", EVENT_TOPICS, self._settings.consumer_group)
+        log.info("consuming %s as group %s", topics, self._settings.consumer_group)
         try:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
