@@ -7,7 +7,11 @@
 
 SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPTS_DIR/.." && pwd)"
+# shellcheck disable=SC2034  # used by the scripts that source this file
 STATE_DIR="${CASETIME_STATE_DIR:-$REPO_ROOT/.casetime}"
+# Absolute, because it ends up in server.properties and pid checks.
+[[ $STATE_DIR == /* ]] || STATE_DIR="$PWD/$STATE_DIR"
+# shellcheck disable=SC2034
 CACHE_DIR="${CASETIME_CACHE_DIR:-${HOME:-/root}/.cache/casetime}"
 
 # One line per action, prefixed with the component name ($COMPONENT is set by the caller).
@@ -39,7 +43,7 @@ take_lock() {
     local file=$1 fd=${2:-9}
     mkdir -p "$(dirname "$file")"
     eval "exec $fd>\"\$file\""
-    flock -w 300 "$fd" || die "timed out waiting for lock $file"
+    flock -w 120 "$fd" || die "timed out waiting for lock $file"
 }
 
 # apt-get install without letting package scripts start daemons: Debian's postinst calls
@@ -59,8 +63,16 @@ apt_install_no_daemons() {
     printf '#!/bin/sh\nexit 101\n' >"$policy"
     chmod 755 "$policy"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null || die "apt-get update failed"
-    apt-get install -y -qq --no-install-recommends "$@" >/dev/null || die "apt-get install $* failed"
+    # apt's chatter (and debconf's "delaying package configuration") goes to a log that
+    # is shown only on failure.
+    local apt_log
+    apt_log="$(mktemp)"
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"; } >"$apt_log" 2>&1; then
+        tail -n 30 "$apt_log" >&2
+        rm -f "$apt_log"
+        die "apt-get install $* failed"
+    fi
+    rm -f "$apt_log"
     if [[ -n $backup ]]; then mv -f "$backup" "$policy"; else rm -f "$policy"; fi
     trap - EXIT
 }

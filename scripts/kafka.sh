@@ -8,11 +8,11 @@
 #
 # Environment: KAFKA_VERSION (4.3.1), KAFKA_PORT (19092), KAFKA_CONTROLLER_PORT (19093),
 # KAFKA_PARTITIONS (3, for create-topics), KAFKA_HEAP_OPTS (-Xms256m -Xmx512m),
-# CASETIME_STATE_DIR, CASETIME_CACHE_DIR (see _common.sh).
+# KAFKA_JVM_OPTS (-XX:TieredStopAtLevel=1), KAFKA_READY_TIMEOUT (60 s), CASETIME_STATE_DIR, CASETIME_CACHE_DIR (see _common.sh).
 set -euo pipefail
 
 COMPONENT=kafka
-# shellcheck source=scripts/_common.sh
+# shellcheck source=_common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 
 KAFKA_VERSION="${KAFKA_VERSION:-4.3.1}"
@@ -21,10 +21,18 @@ KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-3}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+# C1-only JIT: the broker is ready ~40% sooner on these 2-core machines (about 6.7s
+# instead of 11.5s with a test suite running alongside); peak throughput is lower, which
+# test-sized traffic never notices. KAFKA_JVM_OPTS= (empty) restores the default JIT.
+KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS--XX:TieredStopAtLevel=1}"
 READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-60}"
 
 POM="$SCRIPTS_DIR/kafka/pom.xml"
-INSTALL_DIR="$CACHE_DIR/kafka-$KAFKA_VERSION"
+[[ -f $POM ]] || die "missing $POM"
+POM_SHA="$(sha256sum "$POM" | cut -c1-64)"
+# Keyed by the pom's hash too: editing the pom installs side by side instead of replacing
+# jars under a broker that is still running from the old directory.
+INSTALL_DIR="$CACHE_DIR/kafka-$KAFKA_VERSION-${POM_SHA:0:12}"
 LIB_DIR="$INSTALL_DIR/lib"
 MARKER="$LIB_DIR/.complete"
 KDIR="$STATE_DIR/kafka"
@@ -34,11 +42,8 @@ PID_FILE="$KDIR/kafka.pid"
 LOG_FILE="$KDIR/kafka.log"
 BOOTSTRAP="$KAFKA_HOST:$KAFKA_PORT"
 
-# Marker content ties the cached jars to the Kafka version AND the pom (e.g. a changed
-# log4j version): any mismatch triggers a fresh copy-dependencies.
-marker_content() {
-    printf 'kafka=%s pom=%s\n' "$KAFKA_VERSION" "$(sha256sum "$POM" | cut -d' ' -f1)"
-}
+# Written last, so a lib dir without it (interrupted or failed mvn) is never used.
+marker_content() { printf 'kafka=%s pom=%s\n' "$KAFKA_VERSION" "$POM_SHA"; }
 
 installed() { [[ -f $MARKER && "$(cat "$MARKER")" == "$(marker_content)" ]]; }
 
@@ -181,7 +186,7 @@ format_storage() {
     log "formatted KRaft storage (cluster id $cid) in $DATA_DIR"
 }
 
-read_pid() { [[ -f $PID_FILE ]] && cat "$PID_FILE" || true; }
+read_pid() { if [[ -f $PID_FILE ]]; then cat "$PID_FILE"; fi; }
 
 # Our broker = live pid from the pid file running kafka.Kafka with THIS state dir's config.
 broker_alive() { pid_matches "$(read_pid)" "$PROPS"; }
@@ -235,18 +240,18 @@ cmd_start() {
     [[ -f $LOG_FILE ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
     # setsid + nohup: detach from the caller's session/process group so the broker
     # survives the shell (or test runner) that started it; bash writes its own pid and
-    # then execs java, so the pid file holds the JVM's pid.
-    # shellcheck disable=SC2016  # $$ and "$@" are for the inner bash
-    local heap
-    read -r -a heap <<<"$KAFKA_HEAP_OPTS"
+    # then execs java, so the pid file holds the JVM's pid. `9>&-`: the broker must not
+    # inherit the lock fd, or it would hold the start/stop lock for its whole life.
+    local jvm_opts
+    read -r -a jvm_opts <<<"$KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS"
+    # shellcheck disable=SC2016  # $$, $0 and "$@" are for the inner bash
     setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
-        java "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
+        java "${jvm_opts[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError \
         -Djava.awt.headless=true \
         -Dlog4j2.configurationFile="$KDIR/log4j2.properties" -Dkafka.logs.dir="$KDIR" \
-        -cp "$LIB_DIR/*" kafka.Kafka "$PROPS" </dev/null >"$LOG_FILE" 2>&1 &
+        -cp "$LIB_DIR/*" kafka.Kafka "$PROPS" </dev/null >"$LOG_FILE" 2>&1 9>&- &
     # Wait for the pid file (written within milliseconds by the inner bash).
-    local i
-    for i in $(seq 50); do [[ -s $PID_FILE ]] && break; sleep 0.1; done
+    for _ in $(seq 50); do [[ -s $PID_FILE ]] && break; sleep 0.1; done
     [[ -s $PID_FILE ]] || die "failed to launch java (log: $LOG_FILE)"
     wait_ready "$t0"
 }
@@ -265,8 +270,7 @@ cmd_stop() {
     # SIGTERM = controlled shutdown: flushes logs and writes a clean-shutdown marker so
     # the next start skips log recovery.
     kill -TERM "$pid" 2>/dev/null || true
-    local i
-    for i in $(seq 300); do
+    for _ in $(seq 300); do
         pid_matches "$pid" "$PROPS" || break
         sleep 0.1
     done
@@ -295,14 +299,16 @@ cmd_status() {
 
 cmd_reset() {
     cmd_stop
-    # Separate process (via cmd_stop's lock) is released only at exit; the fd is reused.
+    # Still holding the lock cmd_stop took, so no concurrent start sees a half-deleted dir.
     rm -rf "$DATA_DIR" "$PROPS"
     log "deleted data dir $DATA_DIR"
 }
 
 require_running() {
     require_installed
-    broker_alive && broker_ready || die "broker not running on $BOOTSTRAP; run: $0 start"
+    if ! { broker_alive && broker_ready; }; then
+        die "broker not running on $BOOTSTRAP; run: $0 start"
+    fi
 }
 
 cmd_create_topics() {

@@ -39,8 +39,6 @@ def run_script(script: str, *args: str) -> None:
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The server's base URL; each test gets its own database from `database_url`."""
-    if os.environ.get("TMP_LOCAL_PG"):  # TEMPORARY
-        return os.environ["TMP_LOCAL_PG"]
     run_script("postgres.sh", "install")
     run_script("postgres.sh", "start")
     return f"postgres@127.0.0.1:{PG_PORT}"

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -37,7 +38,16 @@ Code = Annotated[str, StringConstraints(min_length=1, max_length=40, strip_white
 BirthMonth = Annotated[str, StringConstraints(pattern=r"^(19|20)\d\d-(0[1-9]|1[0-2])$")]
 # A date, or a date and time with its UTC offset. Naive times are refused: a case system in
 # another zone would otherwise shift every hour clock silently.
-EventTime = AwareDatetime | date
+
+
+def _date_only(value: Any) -> Any:
+    # Without this pydantic reads a naive "2025-01-08T00:00" as a date, silently dropping a time.
+    if isinstance(value, datetime) or (isinstance(value, str) and len(value.strip()) != 10):
+        raise ValueError("a date must be YYYY-MM-DD; a time needs its UTC offset")
+    return value
+
+
+EventTime = AwareDatetime | Annotated[date, BeforeValidator(_date_only)]
 
 
 class _Frozen(BaseModel):

@@ -165,3 +165,26 @@ async def test_episodes_closed_after_the_as_at_date_are_not_counted(store: CaseS
         [referral("C7", date(2025, 2, 3)), assessment_completed("C7", date(2025, 2, 17))],
     )
     assert await asmt_45wd(store) == (0, 0)
+
+
+async def test_voiding_a_void_restores_the_event(store: CaseStore) -> None:
+    completed = assessment_completed("C8", date(2025, 2, 10), event_id="asmt-c8")
+    void = event(
+        "event_voided",
+        child_id="C8",
+        episode_id="ASMT-C8",
+        occurred_at=date(2025, 2, 11),
+        event_id="void-c8",
+        payload={"voided_event_id": "asmt-c8", "voided_event_type": "assessment_completed"},
+    )
+    await apply_all(store, [referral("C8", date(2025, 2, 3)), completed, void])
+    assert await asmt_45wd(store) == (0, 0)
+    void_of_void = event(
+        "event_voided",
+        child_id="C8",
+        episode_id="ASMT-C8",
+        occurred_at=date(2025, 2, 12),
+        payload={"voided_event_id": "void-c8", "voided_event_type": "assessment_completed"},
+    )
+    await apply_all(store, [void_of_void])
+    assert await asmt_45wd(store) == (1, 1)

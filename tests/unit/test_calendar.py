@@ -1,7 +1,7 @@
 """Working days in England (catalogue section 1).
 
-Every expected count was worked out by hand from a printed calendar. The comment beside each one lists
-the days that count.
+Every expected count was worked out by hand from a printed calendar; the comment beside each one
+lists the days that count.
 """
 
 from __future__ import annotations

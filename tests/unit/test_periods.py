@@ -45,6 +45,7 @@ def test_month_on_its_first_day_is_one_day_long() -> None:
         (date(2024, 11, 5), date(2024, 10, 1)),  # Q3: Oct-Dec
         (date(2024, 12, 31), date(2024, 10, 1)),
     ],
+    ids=str,
 )
 def test_quarter_starts_on_the_first_day_of_its_quarter(as_at: date, start: date) -> None:
     assert period_ending(PeriodKind.QUARTER, as_at) == Period(PeriodKind.QUARTER, start, as_at)
@@ -63,6 +64,7 @@ def test_quarter_starts_on_the_first_day_of_its_quarter(as_at: date, start: date
         (date(2024, 12, 31), date(2024, 4, 1)),  # calendar year end is mid-year
         (date(2024, 2, 29), date(2023, 4, 1)),
     ],
+    ids=str,
 )
 def test_financial_year_to_date_starts_on_the_last_1_april(as_at: date, start: date) -> None:
     assert financial_year_start(as_at) == start
@@ -86,6 +88,7 @@ def test_financial_year_to_date_starts_on_the_last_1_april(as_at: date, start: d
         # 1 Mar 2023 to 28 Feb 2024, 365 days.
         (date(2024, 2, 28), date(2023, 3, 1)),
     ],
+    ids=str,
 )
 def test_rolling_12_months_opens_the_day_after_the_as_at_date_a_year_earlier(
     as_at: date, start: date
@@ -109,6 +112,7 @@ def test_rolling_12_months_opens_the_day_after_the_as_at_date_a_year_earlier(
         # would count in both the year to February 2024 and the year to February 2025.
         (date(2025, 2, 28), date(2024, 3, 1)),
     ],
+    ids=str,
 )
 def test_rolling_12_months_at_a_month_end_is_the_last_12_whole_months(
     as_at: date, start: date
@@ -168,6 +172,7 @@ def test_period_contains_both_ends_and_nothing_outside() -> None:
         (date(2024, 12, 31), 12, date(2025, 12, 31)),  # December stays December
         (date(2025, 6, 30), -18, date(2023, 12, 30)),
     ],
+    ids=str,
 )
 def test_add_months_moves_calendar_months_and_clamps_to_the_month_end(
     day: date, months: int, expected: date

@@ -51,6 +51,10 @@ class CaseRepository(Protocol):
         return the voided event if held."""
         ...
 
+    async def unvoid_event(self, voided_event_id: str) -> EventEnvelope | None:
+        """Withdraw a void (its void was amended or itself voided); return the event if held."""
+        ...
+
     async def live_events(self, key: EpisodeKey) -> Sequence[EventEnvelope]: ...
 
     async def save_episode(self, key: EpisodeKey, episode: AnyEpisode | None) -> None: ...
@@ -67,15 +71,20 @@ async def apply_event(
     result = await repo.record_event(event, position)
     if result.status in (Recorded.DUPLICATE, Recorded.STALE):
         return result.status
-    touched: set[EpisodeKey] = set()
+    changed: list[EventEnvelope | None] = []
+    previous = result.previous
+    if previous is not None and isinstance(previous.payload, EventVoided):
+        # an amended void no longer withdraws what its earlier revision withdrew
+        changed.append(await repo.unvoid_event(previous.payload.voided_event_id))
     if isinstance(event.payload, EventVoided):
         voided = await repo.void_event(event.payload.voided_event_id, event.event_id)
-        if voided is not None and (key := episode_key(voided)) is not None:
-            touched.add(key)
+        changed.append(voided)
+        if voided is not None and isinstance(voided.payload, EventVoided):
+            # voiding a void restores the event it had withdrawn
+            changed.append(await repo.unvoid_event(voided.payload.voided_event_id))
     else:
-        for changed in (result.previous, event):
-            if changed is not None and (key := episode_key(changed)) is not None:
-                touched.add(key)
+        changed.extend((previous, event))
+    touched = {key for e in changed if e is not None and (key := episode_key(e)) is not None}
     for key in sorted(touched):
         await repo.save_episode(key, fold(key[0], await repo.live_events(key)))
     return result.status

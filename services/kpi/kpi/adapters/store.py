@@ -89,7 +89,7 @@ class SqlCaseRepository:
         )
         return RecordResult(Recorded.REPLACED, previous=parse_event(held.body))
 
-    async def _mark_voided(self, event_id: str, void_event_id: str) -> None:
+    async def _mark_voided(self, event_id: str, void_event_id: str | None) -> None:
         await self._session.execute(
             update(_EVENT).where(_EVENT.c.event_id == event_id).values(voided_by=void_event_id)
         )
@@ -106,6 +106,16 @@ class SqlCaseRepository:
         if body is None:
             return None
         await self._mark_voided(voided_event_id, void_event_id)
+        return parse_event(body)
+
+    async def unvoid_event(self, voided_event_id: str) -> EventEnvelope | None:
+        await self._session.execute(delete(_VOID).where(_VOID.c.voided_event_id == voided_event_id))
+        body = await self._session.scalar(
+            select(_EVENT.c.body).where(_EVENT.c.event_id == voided_event_id)
+        )
+        if body is None:
+            return None
+        await self._mark_voided(voided_event_id, None)
         return parse_event(body)
 
     async def live_events(self, key: EpisodeKey) -> Sequence[EventEnvelope]:

@@ -49,6 +49,9 @@ def period_ending(kind: PeriodKind, as_at: date) -> Period:
         start = date(as_at.year, 3 * ((as_at.month - 1) // 3) + 1, 1)
     elif kind is PeriodKind.FINANCIAL_YEAR_TO_DATE:
         start = financial_year_start(as_at)
+    elif (as_at + timedelta(days=1)).day == 1:
+        # At a month end: the last 12 whole months (to 28 Feb 2025 starts 1 Mar 2024, not 29 Feb).
+        start = add_months(as_at.replace(day=1), -11)
     else:
         start = add_months(as_at, -12) + timedelta(days=1)
     return Period(kind, start, as_at)
