@@ -10,7 +10,7 @@ child's month of birth where an age band depends on it. No names, addresses, NHS
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -62,17 +62,18 @@ def local_date(value: EventTime) -> date:
 
 
 def as_start_instant(value: EventTime) -> datetime:
-    """A date-only start counts from 00:00 London time (catalogue section 1)."""
+    """A date-only start counts from 00:00 London time (catalogue section 1). In UTC, so that
+    subtracting two instants gives elapsed time across a clock change, not wall-clock time."""
     if isinstance(value, datetime):
-        return value
-    return datetime.combine(value, time.min, tzinfo=LONDON)
+        return value.astimezone(UTC)
+    return datetime.combine(value, time.min, tzinfo=LONDON).astimezone(UTC)
 
 
 def as_end_instant(value: EventTime) -> datetime:
-    """A date-only end counts at 23:59:59 London time (catalogue section 1)."""
+    """A date-only end counts at 23:59:59 London time (catalogue section 1), in UTC."""
     if isinstance(value, datetime):
-        return value
-    return datetime.combine(value, time(23, 59, 59), tzinfo=LONDON)
+        return value.astimezone(UTC)
+    return datetime.combine(value, time(23, 59, 59), tzinfo=LONDON).astimezone(UTC)
 
 
 def is_date_only(value: EventTime) -> bool:
@@ -339,6 +340,10 @@ class EventEnvelope(_Frozen):
     @property
     def occurred_on(self) -> date:
         return local_date(self.occurred_at)
+
+    @property
+    def recorded_on(self) -> date:
+        return local_date(self.recorded_at)
 
     def dedupe_key(self) -> tuple[str, int]:
         return (self.event_id, self.revision)

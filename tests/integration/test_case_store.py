@@ -13,8 +13,10 @@ from sqlalchemy import text
 from casetime.events import EventEnvelope
 from kpi.adapters.store import CaseStore
 from kpi.domain.calendar import england_calendar
-from kpi.domain.periods import PeriodKind, earliest_start
-from kpi.domain.snapshot import compute_snapshot
+from kpi.domain.casebook import RuleContext
+from kpi.domain.council import CouncilConfig
+from kpi.domain.evaluation import evaluate
+from kpi.domain.periods import PeriodKind
 from kpi.migrations import upgrade_to_head
 from kpi.service import Recorded, apply_event
 from tests.support.events import event
@@ -38,9 +40,11 @@ async def apply_all(store: CaseStore, events: list[EventEnvelope]) -> list[Recor
 
 
 async def asmt_45wd(store: CaseStore, period: PeriodKind = PeriodKind.MONTH) -> tuple[int, int]:
-    inputs = await store.load_kpi_inputs(earliest_start(AS_AT), AS_AT)
-    tally = compute_snapshot(inputs, AS_AT, england_calendar()).get("ASMT-45WD", period)
-    return tally.numerator, tally.denominator
+    book = await store.load_casebook()
+    config = CouncilConfig(council="Test")
+    evaluation = evaluate(book, RuleContext(AS_AT, england_calendar()), config)
+    found = evaluation.figure("ASMT-45WD", period.value)
+    return found.numerator, found.denominator
 
 
 def referral(child: str, on: date, **kw: Any) -> EventEnvelope:

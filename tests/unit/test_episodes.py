@@ -15,8 +15,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casetime.events import LONDON, EventEnvelope, EventVoided, parse_event
+from casetime.events import EVENT_TYPES, LONDON, EventEnvelope, EventVoided, parse_event
 from kpi.domain.episodes import (
+    EPISODE_KIND_OF,
     AnyEpisode,
     Assessment,
     CareProceedings,
@@ -210,14 +211,9 @@ def test_a_void_belongs_to_the_episode_kind_of_the_event_it_voids() -> None:
     assert episode_key(void) == ASSESSMENT_KEY
 
 
-def test_an_event_no_kpi_uses_builds_no_episode() -> None:
-    visit = _event(
-        "visit_held",
-        "vis-1",
-        "2025-02-04",
-        {"purpose": "child_protection", "child_seen": True, "child_seen_alone": True},
-    )
-    assert episode_key(visit) is None
+def test_every_event_type_but_a_void_names_an_episode_kind() -> None:
+    # every event type feeds a KPI, an open clock or a data-quality check
+    assert set(EPISODE_KIND_OF) == set(EVENT_TYPES) - {"event_voided"}
 
 
 # --- the fake repository --------------------------------------------------------------------
@@ -405,7 +401,7 @@ async def test_an_amended_void_that_withdraws_another_event_restores_the_first()
     assert _assessment(repo).authorised_on == date(2025, 2, 28)
 
 
-async def test_an_event_no_kpi_uses_is_recorded_but_saves_no_episode() -> None:
+async def test_a_visit_is_recorded_and_saved_as_its_own_episode() -> None:
     repo = FakeCaseRepository()
     visit = _event(
         "visit_held",
@@ -416,4 +412,4 @@ async def test_an_event_no_kpi_uses_is_recorded_but_saves_no_episode() -> None:
     )
     assert await apply_event(repo, visit) is Recorded.NEW
     assert "vis-1" in repo.events
-    assert repo.saved == []
+    assert repo.saved == [("visit", "VIS-1", "C-1")]

@@ -1,9 +1,10 @@
-"""The KPI service's HTTP adapter: health, readiness, /metrics and the KPI query."""
+"""The KPI service's HTTP adapter: health, readiness, /metrics and the query API."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
@@ -14,57 +15,103 @@ from prometheus_client import CollectorRegistry, make_asgi_app
 from pydantic import BaseModel
 
 from kpi.adapters.consumer import KpiConsumer
+from kpi.adapters.council_file import load_council_config
 from kpi.adapters.metrics import KpiCollector
 from kpi.adapters.snapshots import SnapshotRefresher
 from kpi.adapters.store import CaseStore
 from kpi.domain.calendar import england_calendar
-from kpi.domain.snapshot import KPI_TITLES, KpiSnapshot
+from kpi.domain.council import Comparators
+from kpi.domain.evaluation import Evaluation
+from kpi.domain.kpis import KPIS
+from kpi.domain.report import kpi_rows
 from kpi.migrations import upgrade_to_head
 from kpi.settings import KpiSettings
 
 log = logging.getLogger(__name__)
+
+AsAt = Annotated[
+    date | None, Query(description="Compute as at this date (default: the live snapshot).")
+]
+KpiId = Annotated[str | None, Query(description="Only this KPI id, e.g. ASMT-45WD.")]
+Team = Annotated[str | None, Query(description="Only this team ('all': the council).")]
 
 
 class KpiValueOut(BaseModel):
     kpi: str
     title: str
     period: str
-    team: str
+    level: str
+    team: str | None
+    service: str | None
+    unit: str
+    value: float | None
     numerator: int
     denominator: int
-    ratio: float | None
+    small_numbers: bool
+    target: float | None
+    rag: str
+    polarity: str
+    comparators: Comparators
+    previous_value: float | None
+    direction: str
 
 
-class KpiSnapshotOut(BaseModel):
+class KpiValuesOut(BaseModel):
+    council: str
     as_at: date
     values: list[KpiValueOut]
 
 
-def _snapshot_out(snapshot: KpiSnapshot) -> KpiSnapshotOut:
-    return KpiSnapshotOut(
-        as_at=snapshot.as_at,
-        values=[
-            KpiValueOut(
-                kpi=v.kpi,
-                title=KPI_TITLES[v.kpi],
-                period=v.period.value,
-                team=v.team,
-                numerator=v.tally.numerator,
-                denominator=v.tally.denominator,
-                ratio=v.tally.ratio,
-            )
-            for v in snapshot.values
-        ],
-    )
+class OpenClockOut(BaseModel):
+    kpi: str
+    team: str
+    child_id: str
+    episode_id: str
+    due: date
+    state: str
+    days_left: int
+    working_days_left: int
+
+
+class OpenClocksOut(BaseModel):
+    as_at: date
+    counts: list[dict[str, Any]]
+    clocks: list[OpenClockOut]
+
+
+class BreachOut(BaseModel):
+    kpi: str
+    period: str
+    team: str
+    child_id: str
+    episode_id: str
+    counted_on: date
+    due: date | None
+    reason: str
+
+
+class BreachesOut(BaseModel):
+    as_at: date
+    by_reason: dict[str, int]
+    breaches: list[BreachOut]
+
+
+class DataQualityOut(BaseModel):
+    as_at: date
+    counts: dict[str, int]
+    issues: list[dict[str, str]]
 
 
 def create_app(settings: KpiSettings | None = None) -> FastAPI:
     settings = settings or KpiSettings()
+    # A bad configuration file stops the service here, naming the line.
+    config = load_council_config(settings.council_config)
     store = CaseStore(settings.database_url)
     consumer = KpiConsumer(settings, store)
     refresher = SnapshotRefresher(
         store,
-        england_calendar(settings.working_day_convention),
+        config,
+        england_calendar(config.working_day_convention),
         settings.kpi_refresh_seconds,
         settings.kpi_as_at,
     )
@@ -79,6 +126,7 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
             await asyncio.to_thread(upgrade_to_head, settings.database_url)
         await consumer.start()
         await refresher.start()
+        log.info("KPI service for %s started", config.council)
         yield
         await consumer.stop()
         await refresher.stop()
@@ -91,6 +139,13 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.mount("/metrics", make_asgi_app(registry=registry))
+
+    async def evaluation_at(as_at: date | None) -> Evaluation:
+        if refresher.snapshot is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no snapshot yet")
+        if as_at is None:
+            return refresher.snapshot
+        return await asyncio.to_thread(refresher.evaluate_at, as_at)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -107,36 +162,142 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
             response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return {"status": "ready" if all(checks.values()) else "not ready", "checks": checks}
 
-    @app.get("/kpis", response_model=KpiSnapshotOut)
+    @app.get("/kpis", response_model=KpiValuesOut, summary="KPI values, rated and compared")
     async def kpis(
-        as_at: Annotated[
-            date | None, Query(description="Compute as at this date (default: the live snapshot).")
+        as_at: AsAt = None,
+        kpi: KpiId = None,
+        team: Team = None,
+        service: Annotated[str | None, Query(description="Only this service.")] = None,
+        period: Annotated[
+            str | None,
+            Query(description="month, quarter, financial_year_to_date, rolling_12_months, as_at"),
         ] = None,
-        kpi: Annotated[str | None, Query(description="Only this KPI id, e.g. ASMT-45WD.")] = None,
-        team: Annotated[str | None, Query(description="Only this team ('all': council).")] = None,
-        period: Annotated[str | None, Query(description="Only this period.")] = None,
-    ) -> KpiSnapshotOut:
-        if as_at is None:
-            snapshot = refresher.snapshot
-            if snapshot is None:
-                raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no snapshot yet")
-        else:
-            snapshot = await refresher.compute(as_at)
-        if kpi is not None and kpi not in KPI_TITLES:
+        level: Annotated[str | None, Query(description="team, service or council")] = None,
+    ) -> KpiValuesOut:
+        if kpi is not None and kpi not in KPIS:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown KPI {kpi!r}")
-        out = _snapshot_out(snapshot)
-        out.values = [
-            v
-            for v in out.values
-            if (kpi is None or v.kpi == kpi)
-            and (team is None or v.team == team)
-            and (period is None or v.period == period)
+        evaluation = await evaluation_at(as_at)
+        rows = await asyncio.to_thread(kpi_rows, evaluation, config, refresher.evaluate_at)
+        values = [
+            KpiValueOut(
+                kpi=r.kpi,
+                title=r.title,
+                period=r.period,
+                level=r.level,
+                team=None if r.level == "service" else r.unit_name,
+                service=r.unit_name if r.level == "service" else config.service_of(r.unit_name),
+                unit=r.unit,
+                value=r.value,
+                numerator=r.numerator,
+                denominator=r.denominator,
+                small_numbers=r.small_numbers,
+                target=r.target,
+                rag=r.rag.value,
+                polarity=r.polarity,
+                comparators=r.comparators,
+                previous_value=r.previous_value,
+                direction=r.direction.value,
+            )
+            for r in rows
+            if (kpi is None or r.kpi == kpi)
+            and (period is None or r.period == period)
+            and (level is None or r.level == level)
+            and (team is None or (r.level != "service" and r.unit_name == team))
+            and (service is None or (r.level == "service" and r.unit_name == service))
         ]
-        return out
+        return KpiValuesOut(council=config.council, as_at=evaluation.as_at, values=values)
 
-    @app.post("/kpis/refresh", response_model=KpiSnapshotOut)
-    async def refresh() -> KpiSnapshotOut:
-        """Recompute the live snapshot now (for operators and tests)."""
-        return _snapshot_out(await refresher.refresh())
+    @app.get("/open-clocks", response_model=OpenClocksOut, summary="Work due and overdue")
+    async def open_clocks(
+        as_at: AsAt = None, kpi: KpiId = None, team: Team = None, state: str | None = None
+    ) -> OpenClocksOut:
+        evaluation = await evaluation_at(as_at)
+        chosen = [
+            c
+            for c in evaluation.open_clocks
+            if (kpi is None or c.clock.kpi == kpi)
+            and (team is None or c.clock.team == team)
+            and (state is None or c.state == state)
+        ]
+        counts = Counter((c.clock.kpi, c.clock.team, c.state.value) for c in chosen)
+        return OpenClocksOut(
+            as_at=evaluation.as_at,
+            counts=[
+                {"kpi": k, "team": t, "state": s, "count": n}
+                for (k, t, s), n in sorted(counts.items())
+            ],
+            clocks=[
+                OpenClockOut(
+                    kpi=c.clock.kpi,
+                    team=c.clock.team,
+                    child_id=c.clock.child_id,
+                    episode_id=c.clock.episode_id,
+                    due=c.clock.due,
+                    state=c.state.value,
+                    days_left=c.days_left,
+                    working_days_left=c.working_days_left,
+                )
+                for c in sorted(chosen, key=lambda c: (c.clock.due, c.clock.kpi))
+            ],
+        )
+
+    @app.get("/breaches", response_model=BreachesOut, summary="Breaches behind a figure")
+    async def breaches(
+        as_at: AsAt = None,
+        kpi: KpiId = None,
+        team: Team = None,
+        period: str | None = None,
+        reason: str | None = None,
+    ) -> BreachesOut:
+        evaluation = await evaluation_at(as_at)
+        chosen = [
+            b
+            for b in evaluation.breaches
+            if (kpi is None or b.kpi == kpi)
+            and (team in (None, "all") or b.team == team)
+            and (period is None or b.period == period)
+            and (reason is None or b.reason == reason)
+        ]
+        return BreachesOut(
+            as_at=evaluation.as_at,
+            by_reason=dict(sorted(Counter(b.reason for b in chosen).items())),
+            breaches=[
+                BreachOut(
+                    kpi=b.kpi,
+                    period=b.period,
+                    team=b.team,
+                    child_id=b.child_id,
+                    episode_id=b.episode_id,
+                    counted_on=b.counted_on,
+                    due=b.due,
+                    reason=b.reason,
+                )
+                for b in chosen
+            ],
+        )
+
+    @app.get("/data-quality", response_model=DataQualityOut, summary="Data-quality issues")
+    async def data_quality(as_at: AsAt = None, check: str | None = None) -> DataQualityOut:
+        evaluation = await evaluation_at(as_at)
+        chosen = [i for i in evaluation.issues if check is None or i.check == check]
+        return DataQualityOut(
+            as_at=evaluation.as_at,
+            counts=dict(sorted(Counter(i.check.value for i in chosen).items())),
+            issues=[
+                {
+                    "check": i.check.value,
+                    "team": i.team,
+                    "child_id": i.child_id,
+                    "episode_id": i.episode_id,
+                    "detail": i.detail,
+                }
+                for i in chosen
+            ],
+        )
+
+    @app.post("/kpis/refresh", summary="Recompute the live snapshot now")
+    async def refresh() -> dict[str, Any]:
+        evaluation = await refresher.refresh()
+        return {"as_at": evaluation.as_at, "seconds": refresher.refresh_seconds}
 
     return app

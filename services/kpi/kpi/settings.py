@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from pydantic import Field
 
 from casetime.settings import ServiceSettings
-from kpi.domain.calendar import WorkingDayConvention
 
 
 class KpiSettings(ServiceSettings):
@@ -22,5 +22,8 @@ class KpiSettings(ServiceSettings):
     kpi_refresh_seconds: float = Field(default=10.0, gt=0)
     # Fix the as-at date (demos, tests, re-running a past month); default: today in London.
     kpi_as_at: date | None = None
-    working_day_convention: WorkingDayConvention = WorkingDayConvention.EXCLUSIVE
+    council_config: Path | None = Field(
+        default=None,
+        description="The council's configuration file (YAML); default: the built-in example.",
+    )
     migrate_on_start: bool = True

@@ -1,25 +1,54 @@
-"""Prometheus exposition: a collector that reads the last snapshot, never the database.
+"""Prometheus exposition: a collector that reads the last evaluation, never the database.
 
-A scrape costs the same however many cases are open; the snapshot is refreshed in the background.
+A scrape costs the same however many cases are open; the evaluation is refreshed in the
+background. Labels come from small closed sets (KPI ids, periods, teams, services, clock states,
+reasons, checks): never a child, case or worker id.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from kpi.adapters.consumer import ConsumerStats
-from kpi.domain.snapshot import KpiSnapshot
+from kpi.domain.evaluation import ClockState, Evaluation
+from kpi.domain.kpis import KPIS
+from kpi.domain.kpis.base import Figure, Measure
 
 LABELS = ["kpi", "period", "team"]
+SERVICE_LABELS = ["kpi", "period", "service"]
+
+
+def _figure_families(prefix: str, labels: list[str]) -> dict[str, GaugeMetricFamily]:
+    return {
+        "numerator": GaugeMetricFamily(
+            f"{prefix}_numerator", "Cohort members that met the KPI's rule.", labels=labels
+        ),
+        "denominator": GaugeMetricFamily(
+            f"{prefix}_denominator",
+            "Cohort members counted by the KPI (rates: the population aged 0 to 17).",
+            labels=labels,
+        ),
+        "ratio": GaugeMetricFamily(
+            f"{prefix}_ratio",
+            "Numerator over denominator, 0 to 1; absent when the denominator is 0.",
+            labels=labels,
+        ),
+        "value": GaugeMetricFamily(
+            f"{prefix}_value",
+            "Medians and means (in the KPI's unit) and rates per 10,000 children.",
+            labels=labels,
+        ),
+    }
 
 
 class KpiCollector(Collector):
     def __init__(
         self,
-        snapshot: Callable[[], KpiSnapshot | None],
+        snapshot: Callable[[], Evaluation | None],
         refreshed_at: Callable[[], float | None],
         stats: ConsumerStats,
     ) -> None:
@@ -28,6 +57,70 @@ class KpiCollector(Collector):
         self._stats = stats
 
     def collect(self) -> Iterator[Metric]:
+        yield from self._consumer_metrics()
+        evaluation = self._snapshot()
+        if evaluation is None:
+            return
+        refreshed = self._refreshed_at()
+        if refreshed is not None:
+            yield GaugeMetricFamily(
+                "casetime_kpi_snapshot_timestamp_seconds",
+                "When the KPI snapshot was last computed (Unix time).",
+                value=refreshed,
+            )
+        teams = _figure_families("casetime_kpi", LABELS)
+        for f in evaluation.figures:
+            self._add(teams, KPIS[f.kpi].measure, [f.kpi, f.period, f.team], f.figure)
+        yield from teams.values()
+        services = _figure_families("casetime_service_kpi", SERVICE_LABELS)
+        for s in evaluation.service_figures:
+            self._add(services, KPIS[s.kpi].measure, [s.kpi, s.period, s.service], s.figure)
+        yield from services.values()
+        yield from self._open_clocks(evaluation)
+        breaches = GaugeMetricFamily(
+            "casetime_kpi_breaches",
+            "Breached clocks by exception reason ('reason_not_recorded' when none).",
+            labels=["kpi", "period", "team", "reason"],
+        )
+        for (kpi, period, team, reason), count in sorted(
+            Counter((b.kpi, b.period, b.team, b.reason) for b in evaluation.breaches).items()
+        ):
+            breaches.add_metric([kpi, period, team, reason], count)
+        yield breaches
+        issues = GaugeMetricFamily(
+            "casetime_data_quality_issues",
+            "Data-quality issues found, per check (catalogue section 9).",
+            labels=["check"],
+        )
+        for check, count in sorted(Counter(i.check.value for i in evaluation.issues).items()):
+            issues.add_metric([check], count)
+        yield issues
+
+    @staticmethod
+    def _add(
+        families: dict[str, GaugeMetricFamily], measure: Measure, labels: list[str], figure: Figure
+    ) -> None:
+        families["numerator"].add_metric(labels, figure.numerator)
+        families["denominator"].add_metric(labels, figure.denominator)
+        if figure.value is not None:
+            name = "ratio" if measure is Measure.RATIO else "value"
+            families[name].add_metric(labels, figure.value)
+
+    @staticmethod
+    def _open_clocks(evaluation: Evaluation) -> Iterator[Metric]:
+        clocks = GaugeMetricFamily(
+            "casetime_open_clocks",
+            "Clocks still running at the as-at date, by state (catalogue section 4).",
+            labels=["kpi", "team", "state"],
+        )
+        counts = Counter((c.clock.kpi, c.clock.team, c.state) for c in evaluation.open_clocks)
+        pairs = sorted({(kpi, team) for kpi, team, _ in counts})
+        for kpi, team in pairs:
+            for state in ClockState:
+                clocks.add_metric([kpi, team, state.value], counts.get((kpi, team, state), 0))
+        yield clocks
+
+    def _consumer_metrics(self) -> Iterator[Metric]:
         applied = CounterMetricFamily(
             "casetime_kpi_events",
             "Events taken from Kafka, by what applying them did (new, replaced, duplicate, stale).",
@@ -46,33 +139,3 @@ class KpiCollector(Collector):
             "1 while the Kafka consumer is running.",
             value=1 if self._stats.running else 0,
         )
-        snapshot = self._snapshot()
-        if snapshot is None:
-            return
-        refreshed = self._refreshed_at()
-        if refreshed is not None:
-            yield GaugeMetricFamily(
-                "casetime_kpi_snapshot_timestamp_seconds",
-                "When the KPI snapshot was last computed (Unix time).",
-                value=refreshed,
-            )
-        numerator = GaugeMetricFamily(
-            "casetime_kpi_numerator", "Cohort members that met the KPI's rule.", labels=LABELS
-        )
-        denominator = GaugeMetricFamily(
-            "casetime_kpi_denominator", "Cohort members counted by the KPI.", labels=LABELS
-        )
-        ratio = GaugeMetricFamily(
-            "casetime_kpi_ratio",
-            "Numerator over denominator, 0 to 1; absent when the denominator is 0.",
-            labels=LABELS,
-        )
-        for value in snapshot.values:
-            labels = [value.kpi, value.period.value, value.team]
-            numerator.add_metric(labels, value.tally.numerator)
-            denominator.add_metric(labels, value.tally.denominator)
-            if value.tally.ratio is not None:
-                ratio.add_metric(labels, value.tally.ratio)
-        yield numerator
-        yield denominator
-        yield ratio

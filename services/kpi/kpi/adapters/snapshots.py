@@ -1,4 +1,4 @@
-"""Keeps the KPI snapshot fresh in the background."""
+"""Keeps the KPI evaluation fresh in the background; /metrics and the query API read it."""
 
 from __future__ import annotations
 
@@ -6,43 +6,72 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from datetime import date, datetime
 
 from casetime.events import LONDON
 from kpi.adapters.store import CaseStore
 from kpi.domain.calendar import WorkingDayCalendar
-from kpi.domain.periods import earliest_start
-from kpi.domain.snapshot import KpiSnapshot, compute_snapshot
+from kpi.domain.casebook import CaseBook, RuleContext
+from kpi.domain.council import CouncilConfig
+from kpi.domain.evaluation import Evaluation, evaluate
 
 log = logging.getLogger(__name__)
+CACHED_EVALUATIONS = 32
 
 
 class SnapshotRefresher:
     def __init__(
         self,
         store: CaseStore,
+        config: CouncilConfig,
         calendar: WorkingDayCalendar,
         interval_seconds: float,
         fixed_as_at: date | None = None,
     ) -> None:
         self._store = store
+        self.config = config
         self._calendar = calendar
         self._interval = interval_seconds
         self._fixed_as_at = fixed_as_at
-        self.snapshot: KpiSnapshot | None = None
+        self.casebook: CaseBook | None = None
+        self.snapshot: Evaluation | None = None
         self.refreshed_at: float | None = None
+        self.refresh_seconds: float | None = None
+        # evaluations of the current case book at other dates (past months, previous periods)
+        self._cache: OrderedDict[date, Evaluation] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
 
     def as_at(self) -> date:
         return self._fixed_as_at or datetime.now(LONDON).date()
 
-    async def compute(self, as_at: date) -> KpiSnapshot:
-        inputs = await self._store.load_kpi_inputs(earliest_start(as_at), as_at)
-        return compute_snapshot(inputs, as_at, self._calendar)
+    def context(self, as_at: date) -> RuleContext:
+        return RuleContext(as_at, self._calendar, self.config.rule_settings())
 
-    async def refresh(self) -> KpiSnapshot:
-        snapshot = await self.compute(self.as_at())
-        self.snapshot, self.refreshed_at = snapshot, time.time()
+    def evaluate_at(self, as_at: date) -> Evaluation:
+        """An evaluation of the last loaded case book as at any date (cached)."""
+        if self.casebook is None:
+            raise LookupError("no case book loaded yet")
+        if self.snapshot is not None and as_at == self.snapshot.as_at:
+            return self.snapshot
+        if as_at in self._cache:
+            self._cache.move_to_end(as_at)
+            return self._cache[as_at]
+        evaluation = evaluate(self.casebook, self.context(as_at), self.config)
+        self._cache[as_at] = evaluation
+        while len(self._cache) > CACHED_EVALUATIONS:
+            self._cache.popitem(last=False)
+        return evaluation
+
+    async def refresh(self) -> Evaluation:
+        started = time.perf_counter()
+        casebook = await self._store.load_casebook()
+        as_at = self.as_at()
+        # pure CPU work: off the event loop so health checks and scrapes stay responsive
+        snapshot = await asyncio.to_thread(evaluate, casebook, self.context(as_at), self.config)
+        self.casebook, self.snapshot, self._cache = casebook, snapshot, OrderedDict()
+        self.refreshed_at = time.time()
+        self.refresh_seconds = time.perf_counter() - started
         return snapshot
 
     async def start(self) -> None:

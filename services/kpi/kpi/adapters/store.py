@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, select, text, update
+from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import (
 
 from casetime.events import EventEnvelope, parse_event
 from kpi.adapters.tables import CaseEventRecord, DeadLetterRecord, EpisodeRecord, VoidRecord
-from kpi.domain.episodes import EPISODE_MODELS, AnyEpisode, Assessment, CareProceedings, Referral
-from kpi.domain.snapshot import KpiInputs
+from kpi.domain.casebook import CaseBook, RecordingCount
+from kpi.domain.episodes import EPISODE_MODELS, AnyEpisode
 from kpi.service import EpisodeKey, KafkaPosition, Recorded, RecordResult, episode_key
 
 _EVENT = CaseEventRecord.__table__  # type: ignore[attr-defined]
@@ -57,6 +57,8 @@ class SqlCaseRepository:
             "episode_id": event.episode_id,
             "child_id": event.child_id,
             "occurred_on": event.occurred_on,
+            "recorded_on": event.recorded_on,
+            "team": event.team,
             "body": event.model_dump_json(),
             "kafka_topic": position.topic if position else None,
             "kafka_partition": position.partition if position else None,
@@ -193,43 +195,18 @@ class CaseStore:
             return False
         return True
 
-    async def load_kpi_inputs(self, since: date, as_at: date) -> KpiInputs:
-        """Episodes that closed a clock between ``since`` and ``as_at``, with their referrals."""
+    async def load_casebook(self) -> CaseBook:
+        """Every episode, and the recording counts of every live event."""
         async with self._sessions() as session:
-            closed = (
-                await session.execute(
-                    select(_EPISODE.c.kind, _EPISODE.c.state).where(
-                        _EPISODE.c.kind.in_(("assessment", "care_proceedings")),
-                        _EPISODE.c.closed_on >= since,
-                        _EPISODE.c.closed_on <= as_at,
-                    )
-                )
-            ).all()
-            episodes = [EPISODE_MODELS[row.kind].model_validate_json(row.state) for row in closed]
-            assessments = [e for e in episodes if isinstance(e, Assessment)]
-            referral, assessment = _EPISODE.alias("r"), _EPISODE.alias("a")
-            referral_rows = await session.scalars(
-                select(referral.c.state)
-                .join_from(
-                    referral,
-                    assessment,
-                    and_(
-                        assessment.c.kind == "assessment",
-                        assessment.c.referral_id == referral.c.episode_id,
-                        assessment.c.child_id == referral.c.child_id,
-                        assessment.c.closed_on >= since,
-                        assessment.c.closed_on <= as_at,
-                    ),
-                )
-                .where(referral.c.kind == "referral")
-                .distinct()
+            rows = await session.execute(select(_EPISODE.c.kind, _EPISODE.c.state))
+            episodes = [EPISODE_MODELS[kind].model_validate_json(state) for kind, state in rows]
+            counts = await session.execute(
+                select(_EVENT.c.team, _EVENT.c.occurred_on, _EVENT.c.recorded_on, func.count())
+                .where(_EVENT.c.voided_by.is_(None), _EVENT.c.event_type != "event_voided")
+                .group_by(_EVENT.c.team, _EVENT.c.occurred_on, _EVENT.c.recorded_on)
             )
-            referrals = [Referral.model_validate_json(state) for state in referral_rows]
-        return KpiInputs(
-            assessments=assessments,
-            referrals={(r.child_id, r.episode_id): r for r in referrals},
-            care_proceedings=[e for e in episodes if isinstance(e, CareProceedings)],
-        )
+            recordings = [RecordingCount(*row) for row in counts]
+        return CaseBook(episodes, recordings)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

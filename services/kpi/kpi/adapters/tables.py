@@ -12,7 +12,10 @@ class CaseEventRecord(SQLModel, table=True):
     """Every event applied, latest revision: the dedupe record and the source of episode folds."""
 
     __tablename__ = "case_event"
-    __table_args__ = (Index("ix_case_event_episode", "episode_kind", "episode_id", "child_id"),)
+    __table_args__ = (
+        Index("ix_case_event_episode", "episode_kind", "episode_id", "child_id"),
+        Index("ix_case_event_recorded_on", "recorded_on"),
+    )
 
     event_id: str = Field(primary_key=True, max_length=128)
     revision: int
@@ -21,6 +24,8 @@ class CaseEventRecord(SQLModel, table=True):
     episode_id: str = Field(max_length=128)
     child_id: str = Field(max_length=128)
     occurred_on: date
+    recorded_on: date  # in London; RECORDING-LAG counts events by it
+    team: str = Field(max_length=100)
     body: str = Field(sa_type=Text)
     voided_by: str | None = Field(default=None, max_length=128)
     kafka_topic: str | None = Field(default=None, max_length=200)

@@ -1,15 +1,20 @@
-"""What every ratio KPI shares: a cohort member closes a clock on a date, in time or not."""
+"""What every KPI shares: a rule turns the case book into outcomes, one per cohort member.
+
+A ratio KPI's outcome says whether the member met the rule (numerator); a median or mean KPI's
+outcome carries a value; a rate KPI counts members per 10,000 children. Each outcome keeps the
+pseudonymous child and episode ids, so the figures can be traced to the cases behind them.
+"""
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Generic, TypeVar
 
-from kpi.domain.calendar import WorkingDayCalendar
+from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.periods import Period
 
 COUNCIL = "all"  # the team label of the council total
@@ -18,49 +23,97 @@ COUNCIL = "all"  # the team label of the council total
 class Polarity(StrEnum):
     HIGHER_IS_BETTER = "higher"
     LOWER_IS_BETTER = "lower"
+    CONTEXT = "context"  # rates: neither higher nor lower is better
+
+
+class Measure(StrEnum):
+    RATIO = "ratio"  # numerator / denominator, 0 to 1
+    MEDIAN = "median"  # of the outcomes' values
+    MEAN = "mean"
+    RATE_PER_10000 = "rate_per_10000"  # cohort size per 10,000 children aged 0 to 17
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """One cohort member: the team it counts for, the date that places it in a period, and
-    whether it met the KPI's rule (the numerator)."""
+    whether it met the KPI's rule."""
 
     team: str
     counted_on: date
     met: bool
+    child_id: str
+    episode_id: str
+    value: float | None = None  # median and mean KPIs
+    due: date | None = None  # when the clock was due, for breach lists
+    weight: int = 1  # aggregated outcomes (RECORDING-LAG counts events, not cases)
 
 
 @dataclass(frozen=True, slots=True)
-class Tally:
+class OpenClock:
+    """A clock still running at the as-at date (catalogue section 4)."""
+
+    kpi: str
+    team: str
+    child_id: str
+    episode_id: str
+    due: date
+
+
+@dataclass(frozen=True)
+class Kpi:
+    id: str
+    title: str
+    polarity: Polarity
+    rule: Callable[[CaseBook, RuleContext], Iterator[Outcome]]
+    measure: Measure = Measure.RATIO
+    # Counted at the as-at date (children on a plan today) rather than over a period.
+    point_in_time: bool = False
+    unit: str = "ratio"
+    # Breaches of this KPI's clock need a reason (catalogue section 5).
+    timeliness: bool = False
+    # Clocks of this KPI still running at the as-at date.
+    open_clocks: Callable[[CaseBook, RuleContext], Iterator[OpenClock]] | None = None
+    # Whether an outcome belongs to a period; by default, its counted_on date falls in it.
+    belongs_to: Callable[[Outcome, Period], bool] | None = None
+
+    def in_period(self, outcomes: Iterable[Outcome], period: Period) -> list[Outcome]:
+        if self.belongs_to is None:
+            return [o for o in outcomes if o.counted_on in period]
+        return [o for o in outcomes if self.belongs_to(o, period)]
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
     numerator: int = 0
     denominator: int = 0
+    value: float | None = None  # the ratio, median, mean or rate
 
     @property
     def ratio(self) -> float | None:
         return self.numerator / self.denominator if self.denominator else None
 
 
-Inputs = TypeVar("Inputs")
+def figure(kpi: Kpi, outcomes: list[Outcome], population: int | None) -> Figure:
+    met = sum(o.weight for o in outcomes if o.met)
+    count = sum(o.weight for o in outcomes)
+    if kpi.measure is Measure.RATIO:
+        return Figure(met, count, met / count if count else None)
+    if kpi.measure is Measure.RATE_PER_10000:
+        rate = count / population * 10_000 if population else None
+        return Figure(count, population or 0, rate)
+    values = [o.value for o in outcomes if o.value is not None]
+    if not values:
+        return Figure(met, count, None)
+    middle = (
+        statistics.median(values) if kpi.measure is Measure.MEDIAN else statistics.fmean(values)
+    )
+    return Figure(met, count, float(middle))
 
 
-@dataclass(frozen=True)
-class RatioKpi(Generic[Inputs]):
-    id: str
-    title: str
-    polarity: Polarity
-    rule: Callable[[Inputs, WorkingDayCalendar], Iterator[Outcome]]
-
-    def outcomes(self, inputs: Inputs, calendar: WorkingDayCalendar) -> list[Outcome]:
-        return list(self.rule(inputs, calendar))
-
-
-def tally_by_team(outcomes: Iterable[Outcome], period: Period) -> dict[str, Tally]:
-    """Numerator and denominator per team, and for the council (team ``all``)."""
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+def by_team(outcomes: Iterable[Outcome]) -> dict[str, list[Outcome]]:
+    """Outcomes per team, and all of them under the council (team ``all``)."""
+    grouped: dict[str, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
-        if outcome.counted_on not in period:
-            continue
-        for team in (outcome.team, COUNCIL):
-            counts[team][1] += 1
-            counts[team][0] += outcome.met
-    return {team: Tally(n, d) for team, (n, d) in counts.items()}
+        grouped[outcome.team].append(outcome)
+        grouped[COUNCIL].append(outcome)
+    return grouped

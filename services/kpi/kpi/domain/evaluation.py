@@ -1,0 +1,161 @@
+"""Every KPI, open clock, breach and data-quality issue as at one date: pure."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from kpi.domain.casebook import CaseBook, RuleContext
+from kpi.domain.council import CouncilConfig
+from kpi.domain.data_quality import Issue, data_quality_issues
+from kpi.domain.episodes import Exceptions
+from kpi.domain.kpis import CATALOGUE
+from kpi.domain.kpis.base import COUNCIL, Figure, Kpi, Measure, OpenClock, Outcome, by_team, figure
+from kpi.domain.periods import periods_ending
+
+AS_AT = "as_at"  # the period label of KPIs counted on the as-at date itself
+REASON_NOT_RECORDED = "reason_not_recorded"
+
+
+@dataclass(frozen=True, slots=True)
+class KpiFigure:
+    kpi: str
+    period: str
+    team: str  # a team, or "all" for the council
+    figure: Figure
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFigure:
+    kpi: str
+    period: str
+    service: str
+    figure: Figure
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    kpi: str
+    period: str
+    team: str
+    child_id: str
+    episode_id: str
+    counted_on: date
+    due: date | None
+    reason: str
+
+
+class ClockState(StrEnum):
+    ON_TRACK = "on_track"
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenClockStatus:
+    clock: OpenClock
+    state: ClockState
+    days_left: int
+    working_days_left: int
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    as_at: date
+    figures: tuple[KpiFigure, ...]
+    service_figures: tuple[ServiceFigure, ...]
+    breaches: tuple[Breach, ...]
+    open_clocks: tuple[OpenClockStatus, ...]
+    issues: tuple[Issue, ...]
+
+    def figure(self, kpi: str, period: str, team: str = COUNCIL) -> Figure:
+        for f in self.figures:
+            if (f.kpi, f.period, f.team) == (kpi, period, team):
+                return f.figure
+        return Figure()
+
+
+def clock_status(clock: OpenClock, ctx: RuleContext) -> OpenClockStatus:
+    working_days_left = ctx.calendar.working_days_between(ctx.as_at, clock.due)
+    if clock.due < ctx.as_at:
+        state = ClockState.OVERDUE
+    elif working_days_left <= ctx.settings.due_soon_working_days:
+        state = ClockState.DUE_SOON
+    else:
+        state = ClockState.ON_TRACK
+    return OpenClockStatus(clock, state, (clock.due - ctx.as_at).days, working_days_left)
+
+
+def evaluate(book: CaseBook, ctx: RuleContext, config: CouncilConfig) -> Evaluation:
+    periods = periods_ending(ctx.as_at)
+    figures: list[KpiFigure] = []
+    service_figures: list[ServiceFigure] = []
+    breaches: list[Breach] = []
+    population = ctx.settings.population_0_to_17
+    for kpi in CATALOGUE:
+        outcomes = [o for o in kpi.rule(book, ctx) if o.counted_on <= ctx.as_at]
+        council_only = kpi.measure is Measure.RATE_PER_10000
+        teams = {COUNCIL} if council_only else {o.team for o in outcomes} | {COUNCIL}
+        windows = (
+            [(AS_AT, [o for o in outcomes if o.counted_on == ctx.as_at])]
+            if kpi.point_in_time
+            else [(p.kind.value, kpi.in_period(outcomes, p)) for p in periods]
+        )
+        for label, members in windows:
+            grouped = by_team(members)
+            figures.extend(
+                KpiFigure(kpi.id, label, team, figure(kpi, grouped.get(team, []), population))
+                for team in sorted(teams)
+            )
+            if not council_only:
+                by_service: dict[str, list[Outcome]] = defaultdict(list)
+                for o in members:
+                    service = config.service_of(o.team)
+                    if service is not None:
+                        by_service[service].append(o)
+                service_figures.extend(
+                    ServiceFigure(
+                        kpi.id, label, service, figure(kpi, by_service[service], population)
+                    )
+                    for service in config.services
+                )
+            if kpi.timeliness:
+                breaches.extend(_breaches(kpi, label, members, book))
+    clocks = [
+        clock_status(clock, ctx)
+        for kpi in CATALOGUE
+        if kpi.open_clocks is not None
+        for clock in kpi.open_clocks(book, ctx)
+    ]
+    return Evaluation(
+        ctx.as_at,
+        tuple(figures),
+        tuple(service_figures),
+        tuple(breaches),
+        tuple(clocks),
+        tuple(data_quality_issues(book, ctx)),
+    )
+
+
+def _breaches(kpi: Kpi, period: str, members: list[Outcome], book: CaseBook) -> list[Breach]:
+    found = []
+    for o in members:
+        if o.met:
+            continue
+        exceptions = book.get("exception", o.child_id, o.episode_id, Exceptions)
+        reason = exceptions.reason_for(kpi.id) if exceptions is not None else None
+        found.append(
+            Breach(
+                kpi.id,
+                period,
+                o.team,
+                o.child_id,
+                o.episode_id,
+                o.counted_on,
+                o.due,
+                reason.value if reason is not None else REASON_NOT_RECORDED,
+            )
+        )
+    return found

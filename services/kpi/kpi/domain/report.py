@@ -1,0 +1,105 @@
+"""KPI figures as people read them: value, numerator and denominator, target, RAG word,
+comparators and direction of travel (catalogue sections 3, 6 and 7)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from kpi.domain.council import Comparators, CouncilConfig, Direction, Rag, direction, rag
+from kpi.domain.evaluation import AS_AT, Evaluation
+from kpi.domain.kpis import KPIS
+from kpi.domain.kpis.base import Figure, Measure
+from kpi.domain.periods import PeriodKind, period_ending
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    kpi: str
+    title: str
+    period: str
+    level: str  # team, service or council
+    unit_name: str  # the team or service; "all" for the council
+    unit: str
+    value: float | None
+    numerator: int
+    denominator: int
+    small_numbers: bool
+    target: float | None
+    rag: Rag
+    polarity: str
+    comparators: Comparators
+    previous_value: float | None
+    direction: Direction
+
+
+def previous_as_at(period: str, as_at: date) -> date:
+    """The end of the previous period of the same kind: the period ending the day before this
+    one starts (for point-in-time KPIs, the end of the previous month)."""
+    if period == AS_AT:
+        return as_at.replace(day=1) - timedelta(days=1)
+    return period_ending(PeriodKind(period), as_at).start - timedelta(days=1)
+
+
+def kpi_rows(
+    evaluation: Evaluation,
+    config: CouncilConfig,
+    previous: Callable[[date], Evaluation],
+) -> list[KpiRow]:
+    """Every figure of the evaluation, rated; ``previous`` evaluates an earlier as-at date."""
+    rows: list[KpiRow] = []
+    entries: list[tuple[str, str, str, str, Figure]] = [
+        (f.kpi, f.period, "council" if f.team == "all" else "team", f.team, f.figure)
+        for f in evaluation.figures
+    ]
+    entries += [
+        (f.kpi, f.period, "service", f.service, f.figure) for f in evaluation.service_figures
+    ]
+    for kpi_id, period, level, name, fig in entries:
+        kpi = KPIS[kpi_id]
+        target = config.target_for(kpi_id)
+        polarity = config.polarity_of(kpi_id)
+        small = (
+            kpi.measure is not Measure.RATE_PER_10000
+            and fig.denominator < config.small_number_threshold
+        )
+        earlier = previous(previous_as_at(period, evaluation.as_at))
+        if level == "service":
+            before = next(
+                (
+                    f.figure.value
+                    for f in earlier.service_figures
+                    if (f.kpi, f.period, f.service) == (kpi_id, period, name)
+                ),
+                None,
+            )
+        else:
+            before = earlier.figure(kpi_id, period, name).value
+        rows.append(
+            KpiRow(
+                kpi=kpi_id,
+                title=kpi.title,
+                period=period,
+                level=level,
+                unit_name=name,
+                unit=kpi.unit,
+                value=fig.value,
+                numerator=fig.numerator,
+                denominator=fig.denominator,
+                small_numbers=small,
+                target=target.target,
+                rag=rag(
+                    fig.value,
+                    None if kpi.measure is Measure.RATE_PER_10000 else fig.denominator,
+                    target,
+                    polarity,
+                    config.small_number_threshold,
+                ),
+                polarity=polarity.value,
+                comparators=target.comparators,
+                previous_value=before,
+                direction=direction(fig.value, before, polarity),
+            )
+        )
+    return rows
