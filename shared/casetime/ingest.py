@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, make_asgi_app
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from casetime.eventlog import EmbeddedPublisher
 from casetime.events import CONTRACT_VERSION, EVENT_TYPES, EventEnvelope, event_union
 from casetime.examples import example_event
 from casetime.publishing import EventPublisher, KafkaPublisher, PublishUnavailableError
@@ -79,7 +80,13 @@ def create_app(
     settings = settings or ServiceSettings()
     topic = topic_for(service, settings.topic_prefix)
     types = accepted_types(service)
-    the_publisher: EventPublisher = publisher or KafkaPublisher(settings, [topic])
+    if publisher is None:
+        publisher = (
+            EmbeddedPublisher(settings.event_log_path)
+            if settings.embedded
+            else KafkaPublisher(settings, [topic])
+        )
+    the_publisher: EventPublisher = publisher
     registry = CollectorRegistry()
     events_total = Counter(
         "casetime_ingest_events_total",

@@ -78,6 +78,9 @@ class KafkaPublisher:
     and reports itself not ready (503) instead of failing."""
 
     def __init__(self, settings: KafkaSettings, topics: Sequence[str]) -> None:
+        if settings.kafka_bootstrap_servers is None:
+            raise ValueError("KafkaPublisher needs CASETIME_KAFKA_BOOTSTRAP_SERVERS")
+        self._bootstrap = settings.kafka_bootstrap_servers
         self._settings = settings
         self._topics = tuple(topics)
         self._producer: AIOKafkaProducer | None = None
@@ -90,7 +93,7 @@ class KafkaPublisher:
         delay = 0.5
         while True:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self._settings.kafka_bootstrap_servers,
+                bootstrap_servers=self._bootstrap,
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=5,
@@ -108,7 +111,7 @@ class KafkaPublisher:
                 delay = min(delay * 2, 10.0)
                 continue
             self._producer = producer
-            log.info("connected to Kafka at %s", self._settings.kafka_bootstrap_servers)
+            log.info("connected to Kafka at %s", self._bootstrap)
             return
 
     async def stop(self) -> None:

@@ -16,37 +16,50 @@ INGEST = ("referrals", "assessments", "placements")
 
 @dataclass
 class System:
+    mode: str  # "kafka" (real Kafka and PostgreSQL) or "embedded"
     ingest: dict[str, ServiceProcess]
     kpi: ServiceProcess
     topic_prefix: str
-    kafka_bootstrap: str
+    kafka_bootstrap: str | None
+    data_dir: Path
 
     def url(self, service: str) -> str:
         return self.kpi.url if service == "kpi" else self.ingest[service].url
 
 
-@pytest.fixture
+@pytest.fixture(params=["kafka", "embedded"])
 def casetime_system(
-    database_url: str, kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+    request: pytest.FixtureRequest, topic_prefix: str, tmp_path: Path
 ) -> Iterator[System]:
+    """The whole system, once on the real Kafka and PostgreSQL and once embedded: every
+    end-to-end test runs in both modes and must get the same figures."""
+    mode = request.param
     common = {
-        "CASETIME_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "CASETIME_TOPIC_PREFIX": topic_prefix,
         "CASETIME_LOG_LEVEL": "INFO",
+        "CASETIME_DATA_DIR": str(tmp_path / "embedded"),
     }
+    kafka_bootstrap: str | None = None
+    store: dict[str, str] = {}
+    if mode == "kafka":
+        kafka_bootstrap = request.getfixturevalue("kafka_bootstrap")
+        common["CASETIME_KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
+        store["CASETIME_DATABASE_URL"] = request.getfixturevalue("database_url")
     kpi_env = {
         **common,
-        "CASETIME_DATABASE_URL": database_url,
+        **store,
         "CASETIME_CONSUMER_GROUP": f"{topic_prefix}-kpi",
         "CASETIME_KPI_AS_AT": "2025-02-14",
         "CASETIME_KPI_REFRESH_SECONDS": "0.5",
         "CASETIME_KAFKA_SESSION_TIMEOUT_MS": "6000",
     }
     system = System(
+        mode=mode,
         ingest={name: ServiceProcess(name, common, tmp_path) for name in INGEST},
         kpi=ServiceProcess("kpi", kpi_env, tmp_path),
         topic_prefix=topic_prefix,
         kafka_bootstrap=kafka_bootstrap,
+        data_dir=tmp_path / "embedded",
     )
     processes = [*system.ingest.values(), system.kpi]
     try:

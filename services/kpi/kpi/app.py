@@ -14,7 +14,7 @@ from fastapi import FastAPI, HTTPException, Query, Response, status
 from prometheus_client import CollectorRegistry, make_asgi_app
 from pydantic import BaseModel
 
-from kpi.adapters.consumer import KpiConsumer
+from kpi.adapters.consumer import event_source
 from kpi.adapters.council_file import load_council_config
 from kpi.adapters.metrics import KpiCollector
 from kpi.adapters.snapshots import SnapshotRefresher
@@ -106,8 +106,8 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
     settings = settings or KpiSettings()
     # A bad configuration file stops the service here, naming the line.
     config = load_council_config(settings.council_config)
-    store = CaseStore(settings.database_url)
-    consumer = KpiConsumer(settings, store)
+    store = CaseStore(settings.state_store_url)
+    consumer = event_source(settings, store)
     refresher = SnapshotRefresher(
         store,
         config,
@@ -123,10 +123,14 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
-            await asyncio.to_thread(upgrade_to_head, settings.database_url)
+            await asyncio.to_thread(upgrade_to_head, settings.state_store_url)
         await consumer.start()
         await refresher.start()
-        log.info("KPI service for %s started", config.council)
+        log.info(
+            "KPI service for %s started (%s)",
+            config.council,
+            "embedded" if settings.embedded else "Kafka and PostgreSQL",
+        )
         yield
         await consumer.stop()
         await refresher.stop()

@@ -12,9 +12,9 @@ from casetime.settings import ServiceSettings
 
 class KpiSettings(ServiceSettings):
     port: int = Field(default=8004, ge=1, le=65535)
-    database_url: str = Field(
-        default="postgresql+asyncpg://postgres@127.0.0.1:15432/casetime",
-        description="SQLAlchemy URL of the KPI state store.",
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the KPI state store; unset: SQLite in the data dir.",
     )
     consumer_group: str = "casetime-kpi"
     # Small in tests so a restarted consumer rejoins quickly; Kafka's default is 45 s.
@@ -27,3 +27,10 @@ class KpiSettings(ServiceSettings):
         description="The council's configuration file (YAML); default: the built-in example.",
     )
     migrate_on_start: bool = True
+
+    @property
+    def state_store_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'kpi.sqlite3').resolve()}"

@@ -1,8 +1,9 @@
-"""The Kafka consumer adapter: a consumer group over every event topic.
+"""Event sources for the KPI service: the Kafka consumer group, or the embedded event log.
 
-Per fetched batch and partition: one database transaction applies every record (each in a
-savepoint, so one bad record cannot undo the others), then the offsets are committed. A crash
-between the two redelivers the batch, and the event store turns the redelivery into duplicates.
+Both hand batches to one RecordApplier: one database transaction applies every record (each in
+a savepoint, so one bad record cannot undo the others), and only then is the position
+committed. A crash between the two redelivers the batch, and the event store turns the
+redelivery into duplicates.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from casetime.eventlog import EventLog
 from casetime.events import parse_event
 from casetime.publishing import ensure_topics
 from casetime.topics import event_topics
@@ -39,11 +42,63 @@ class ConsumerStats:
     running: bool = False
 
 
-class KpiConsumer:
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    position: KafkaPosition
+    value: bytes | None
+
+
+class RecordApplier:
+    def __init__(self, store: CaseStore, stats: ConsumerStats) -> None:
+        self._store = store
+        self.stats = stats
+
+    async def apply(self, records: Sequence[RawRecord]) -> None:
+        async with self._store.transaction() as repo:
+            for record in records:
+                position = record.position
+                try:
+                    event = parse_event(record.value or b"")
+                except ValidationError as exc:
+                    # Ingest validated it, so this is a contract mismatch: keep it, don't block.
+                    await repo.record_dead_letter(position, f"invalid event: {exc}", record.value)
+                    self.stats.dead_letters += 1
+                    log.error("dead letter at %s: not a valid event", position)
+                    continue
+                try:
+                    async with repo.savepoint():
+                        status = await apply_event(repo, event, position)
+                except SQLAlchemyError:
+                    raise  # the database is down or the transaction is gone: retry the batch
+                except Exception as exc:
+                    # A broken invariant in this one event: keep it, don't block the partition.
+                    await repo.record_dead_letter(
+                        position, f"not applicable: {exc!r}", record.value
+                    )
+                    self.stats.dead_letters += 1
+                    log.exception("dead letter at %s: could not be applied", position)
+                    continue
+                self.stats.applied[status.value] += 1
+        self.stats.last_batch_monotonic = time.monotonic()
+
+
+class EventSource(Protocol):
+    stats: ConsumerStats
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class _Looping:
+    """Runs ``_consume`` until stopped, reconnecting with back-off when it fails."""
+
+    failures: tuple[type[BaseException], ...] = (OSError, SQLAlchemyError)
+
     def __init__(self, settings: KpiSettings, store: CaseStore) -> None:
         self._settings = settings
-        self._store = store
         self.stats = ConsumerStats()
+        self._applier = RecordApplier(store, self.stats)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -66,11 +121,18 @@ class KpiConsumer:
             try:
                 await self._consume()
                 delay = 0.5
-            except (KafkaError, OSError) as exc:
+            except self.failures as exc:
                 self.stats.running = False
-                log.warning("consumer lost Kafka (%s); reconnecting in %.1fs", exc, delay)
+                log.warning("event source failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+    async def _consume(self) -> None:
+        raise NotImplementedError
+
+
+class KafkaEventSource(_Looping):
+    failures = (KafkaError, OSError, SQLAlchemyError)
 
     async def _consume(self) -> None:
         topics = event_topics(self._settings.topic_prefix)
@@ -95,37 +157,41 @@ class KpiConsumer:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
                 for partition, records in batches.items():
-                    await self._apply(records)
+                    await self._applier.apply(
+                        [
+                            RawRecord(KafkaPosition(r.topic, r.partition, r.offset), r.value)
+                            for r in records
+                        ]
+                    )
                     await consumer.commit({partition: records[-1].offset + 1})
-                self.stats.last_batch_monotonic = time.monotonic()
         finally:
             self.stats.running = False
             with contextlib.suppress(Exception):
                 await consumer.stop()
 
-    async def _apply(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        async with self._store.transaction() as repo:
-            for record in records:
-                position = KafkaPosition(record.topic, record.partition, record.offset)
-                try:
-                    event = parse_event(record.value or b"")
-                except ValidationError as exc:
-                    # Ingest validated it, so this is a contract mismatch: keep it, don't block.
-                    await repo.record_dead_letter(position, f"invalid event: {exc}", record.value)
-                    self.stats.dead_letters += 1
-                    log.error("dead letter at %s: not a valid event", position)
+
+class EmbeddedEventSource(_Looping):
+    async def _consume(self) -> None:
+        event_log = EventLog(self._settings.event_log_path)
+        group = self._settings.consumer_group
+        self.stats.running = True
+        log.info("consuming the embedded event log %s", event_log.path)
+        try:
+            while not self._stopping.is_set():
+                records = await event_log.read(group, limit=500)
+                if not records:
+                    await asyncio.sleep(0.2)
                     continue
-                try:
-                    async with repo.savepoint():
-                        status = await apply_event(repo, event, position)
-                except SQLAlchemyError:
-                    raise  # the database is down or the transaction is gone: retry the batch
-                except Exception as exc:
-                    # A broken invariant in this one event: keep it, don't block the partition.
-                    await repo.record_dead_letter(
-                        position, f"not applicable: {exc!r}", record.value
-                    )
-                    self.stats.dead_letters += 1
-                    log.exception("dead letter at %s: could not be applied", position)
-                    continue
-                self.stats.applied[status.value] += 1
+                await self._applier.apply(
+                    [RawRecord(KafkaPosition(r.topic, 0, r.offset), r.value) for r in records]
+                )
+                await event_log.commit(group, records[-1].offset + 1)
+        finally:
+            self.stats.running = False
+            event_log.close()
+
+
+def event_source(settings: KpiSettings, store: CaseStore) -> EventSource:
+    if settings.embedded:
+        return EmbeddedEventSource(settings, store)
+    return KafkaEventSource(settings, store)

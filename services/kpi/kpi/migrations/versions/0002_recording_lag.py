@@ -29,12 +29,20 @@ def upgrade() -> None:
             "UPDATE case_event SET team = body::json->>'team', recorded_on = "
             "((body::json->>'recorded_at')::timestamptz AT TIME ZONE 'Europe/London')::date"
         )
-    op.alter_column("case_event", "recorded_on", nullable=False)
-    op.alter_column("case_event", "team", nullable=False)
-    op.create_index("ix_case_event_recorded_on", "case_event", ["recorded_on"], unique=False)
+    else:  # SQLite (embedded mode): the UTC date is close enough for rows written before 0002
+        op.execute(
+            "UPDATE case_event SET team = json_extract(body, '$.team'), "
+            "recorded_on = substr(json_extract(body, '$.recorded_at'), 1, 10)"
+        )
+    # batch mode: SQLite cannot ALTER COLUMN, so Alembic rebuilds the table there
+    with op.batch_alter_table("case_event") as batch:
+        batch.alter_column("recorded_on", nullable=False)
+        batch.alter_column("team", nullable=False)
+        batch.create_index("ix_case_event_recorded_on", ["recorded_on"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_case_event_recorded_on", table_name="case_event")
-    op.drop_column("case_event", "team")
-    op.drop_column("case_event", "recorded_on")
+    with op.batch_alter_table("case_event") as batch:
+        batch.drop_index("ix_case_event_recorded_on")
+        batch.drop_column("team")
+        batch.drop_column("recorded_on")
