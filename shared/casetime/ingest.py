@@ -7,13 +7,13 @@ and 202 means the broker has acknowledged every event.
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Request, Response, status
+from fastapi import Body, FastAPI, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, make_asgi_app
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from casetime.eventlog import EmbeddedPublisher
 from casetime.events import CONTRACT_VERSION, EVENT_TYPES, EventEnvelope, event_union
@@ -29,11 +29,17 @@ _UNION_MEMBER_NAMES = frozenset(EVENT_TYPES) | {"datetime", "date"}
 RETRY_AFTER_SECONDS = "5"
 
 
-class EventBatch(BaseModel):
-    """Each service narrows ``events`` to its own event types."""
+class RawBatch(BaseModel):
+    """Events are validated one by one, so that the answer can say which were rejected."""
 
     model_config = ConfigDict(extra="forbid")
-    events: list[EventEnvelope]
+    events: list[Any] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class Rejected(BaseModel):
+    index: int
+    event_id: str | None
+    errors: list[dict[str, Any]]
 
 
 class Accepted(BaseModel):
@@ -44,7 +50,14 @@ class Accepted(BaseModel):
 
 class BatchAccepted(BaseModel):
     accepted: list[Accepted]
+    rejected: list[Rejected] = []
     count: int
+
+
+class BatchRejected(BaseModel):
+    detail: list[dict[str, Any]]
+    accepted: list[Accepted]
+    rejected: list[Rejected]
 
 
 class Unavailable(BaseModel):
@@ -121,11 +134,7 @@ def create_app(
     # Built at run time from the ownership table, so each service's OpenAPI lists its own types.
     event_body: Any = event_union(types)
     examples = {t: {"summary": t.replace("_", " "), "value": example_event(t)} for t in types}
-    batch_model: Any = create_model(
-        f"{service.title()}EventBatch",
-        __base__=EventBatch,
-        events=(list[event_body], Field(min_length=1, max_length=MAX_BATCH)),
-    )
+    event_adapter: TypeAdapter[EventEnvelope] = TypeAdapter(event_body)
 
     async def publish(events: list[EventEnvelope]) -> None:
         try:
@@ -171,17 +180,45 @@ def create_app(
         "/events/batch",
         status_code=status.HTTP_202_ACCEPTED,
         response_model=BatchAccepted,
-        responses={503: {"model": Unavailable}},
-        summary=f"Post up to {MAX_BATCH} events; all are published or none",
+        responses={422: {"model": BatchRejected}, 503: {"model": Unavailable}},
+        summary=f"Post up to {MAX_BATCH} events",
+        description="Each item is an event as for POST /events. By default all are published "
+        "or none (422 lists every rejected event and why); with `partial=true` the valid ones "
+        "are published and the answer lists both.",
     )
-    async def post_batch(batch: batch_model) -> Any:
-        events = cast(EventBatch, batch).events
+    async def post_batch(
+        batch: RawBatch,
+        partial: Annotated[bool, Query(description="Publish the valid events only.")] = False,
+    ) -> Any:
+        valid: list[EventEnvelope] = []
+        rejected: list[Rejected] = []
+        for index, item in enumerate(batch.events):
+            try:
+                valid.append(event_adapter.validate_python(item))
+            except ValidationError as exc:
+                event_id = item.get("event_id") if isinstance(item, dict) else None
+                rejected.append(
+                    Rejected(
+                        index=index,
+                        event_id=event_id if isinstance(event_id, str) else None,
+                        errors=describe_errors(exc.errors()),
+                    )
+                )
+        if rejected and (not partial or not valid):
+            requests_rejected_total.labels(service).inc()
+            detail = [
+                {**error, "field": f"events.{r.index}.{error['field']}"}
+                for r in rejected
+                for error in r.errors
+            ]
+            body = BatchRejected(detail=detail, accepted=[], rejected=rejected)
+            return JSONResponse(status_code=422, content=body.model_dump())
         try:
-            await publish(events)
+            await publish(valid)
         except PublishUnavailableError:
             return unavailable()
-        accepted = [Accepted(event_id=e.event_id, revision=e.revision) for e in events]
-        return BatchAccepted(accepted=accepted, count=len(accepted))
+        accepted = [Accepted(event_id=e.event_id, revision=e.revision) for e in valid]
+        return BatchAccepted(accepted=accepted, rejected=rejected, count=len(accepted))
 
     @app.get("/healthz", summary="The process is up")
     async def healthz() -> dict[str, str]:

@@ -239,6 +239,18 @@ def test_case_history_through_kafka_gives_the_hand_computed_kpis(
     assert response.json()["detail"][0]["field"] == "events.1.occurred_at"
     assert log_end(system) == before
 
+    # With partial=true the valid events of a batch are published and the answer names the rest.
+    response = httpx.post(
+        f"{system.url('assessments')}/events/batch", params={"partial": "true"}, json=bad_batch
+    )
+    assert response.status_code == 202
+    answer = response.json()
+    assert [a["event_id"] for a in answer["accepted"]] == [HISTORY[1][1]["event_id"]]
+    assert [(r["index"], r["errors"][0]["field"]) for r in answer["rejected"]] == [
+        (1, "occurred_at")
+    ]
+    assert sum(log_end(system).values()) == sum(before.values()) + 1
+
     # The query API agrees with /metrics.
     query = httpx.get(f"{system.kpi.url}/kpis", params={"team": "all"}).json()
     from_query = {

@@ -312,3 +312,22 @@ def test_due_date_is_the_nth_working_day_after_the_start(start: date, n: int) ->
         day_before = due - timedelta(days=1)
         if day_before >= start:
             assert _naive_working_days_between(start, day_before, inclusive=inclusive) == n - 1
+
+
+@given(
+    start=st.dates(min_value=date(2000, 1, 1), max_value=date(2039, 1, 1)),
+    n=st.integers(min_value=0, max_value=400),
+    convention=st.sampled_from(list(WorkingDayConvention)),
+)
+def test_due_date_agrees_with_stepping_day_by_day(
+    start: date, n: int, convention: WorkingDayConvention
+) -> None:
+    calendar = england_calendar(convention)
+    remaining = n - (
+        convention is WorkingDayConvention.INCLUSIVE and calendar.is_working_day(start)
+    )
+    day = start
+    while remaining > 0:
+        day += timedelta(days=1)
+        remaining -= calendar.is_working_day(day)
+    assert calendar.add_working_days(start, n) == day

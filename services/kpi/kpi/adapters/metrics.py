@@ -7,7 +7,6 @@ reasons, checks): never a child, case or worker id.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -82,9 +81,7 @@ class KpiCollector(Collector):
             "Breached clocks by exception reason ('reason_not_recorded' when none).",
             labels=["kpi", "period", "team", "reason"],
         )
-        for (kpi, period, team, reason), count in sorted(
-            Counter((b.kpi, b.period, b.team, b.reason) for b in evaluation.breaches).items()
-        ):
+        for (kpi, period, team, reason), count in evaluation.breach_counts.items():
             breaches.add_metric([kpi, period, team, reason], count)
         yield breaches
         issues = GaugeMetricFamily(
@@ -92,7 +89,7 @@ class KpiCollector(Collector):
             "Data-quality issues found, per check (catalogue section 9).",
             labels=["check"],
         )
-        for check, count in sorted(Counter(i.check.value for i in evaluation.issues).items()):
+        for check, count in evaluation.issue_counts.items():
             issues.add_metric([check], count)
         yield issues
 
@@ -113,7 +110,7 @@ class KpiCollector(Collector):
             "Clocks still running at the as-at date, by state (catalogue section 4).",
             labels=["kpi", "team", "state"],
         )
-        counts = Counter((c.clock.kpi, c.clock.team, c.state) for c in evaluation.open_clocks)
+        counts = evaluation.clock_counts
         pairs = sorted({(kpi, team) for kpi, team, _ in counts})
         for kpi, team in pairs:
             for state in ClockState:

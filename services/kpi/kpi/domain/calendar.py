@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import date, timedelta
 from enum import StrEnum
@@ -18,39 +17,53 @@ class WorkingDayConvention(StrEnum):
     INCLUSIVE = "inclusive"
 
 
-_EPOCH = date(1990, 1, 1)
-
 
 class WorkingDayCalendar:
     """Monday to Friday, less the given bank holidays.
 
-    Counting is O(log n) through a prefix count of working days per date, so KPI snapshots over
-    hundreds of thousands of cases stay cheap.
+    Counting and due dates are O(1) table look-ups within the years the holiday list covers
+    (the tables are built once), so a KPI evaluation over a million open cases stays cheap.
+    Dates outside the table fall back to counting.
     """
 
     def __init__(
         self,
         bank_holidays: Iterable[date],
         convention: WorkingDayConvention = WorkingDayConvention.EXCLUSIVE,
+        first: date = date(1990, 1, 1),
+        last: date = date(2045, 12, 31),
     ) -> None:
         self._holidays = frozenset(bank_holidays)
-        self._sorted_holidays = sorted(d for d in self._holidays if d.weekday() < 5)
         self.convention = convention
+        self._first, self._last = first, last
+        # _count[i]: working days d with first <= d <= first + i days
+        # _nth[k]: the (k+1)-th working day on or after first
+        self._count: list[int] = []
+        self._nth: list[date] = []
+        running = 0
+        day = first
+        while day <= last:
+            if self.is_working_day(day):
+                running += 1
+                self._nth.append(day)
+            self._count.append(running)
+            day += timedelta(days=1)
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self._holidays
 
     def _working_days_up_to(self, day: date) -> int:
-        """Working days d with _EPOCH <= d <= day."""
-        span = (day - _EPOCH).days + 1
-        full_weeks, rest = divmod(span, 7)
-        weekdays = full_weeks * 5
-        start = _EPOCH.weekday()
-        weekdays += sum(1 for i in range(rest) if (start + i) % 7 < 5)
-        holidays_before = bisect_right(self._sorted_holidays, day) - bisect_right(
-            self._sorted_holidays, _EPOCH - timedelta(days=1)
-        )
-        return weekdays - holidays_before
+        """Working days d with first <= d <= day (can be negative before the table)."""
+        if self._first <= day <= self._last:
+            return self._count[(day - self._first).days]
+        if day > self._last:
+            return self._count[-1] + self._counted(self._last, day)
+        return -self._counted(day, self._first - timedelta(days=1))
+
+    def _counted(self, after: date, up_to: date) -> int:
+        """Working days d with after < d <= up_to, by stepping (outside the table only)."""
+        days = (up_to - after).days
+        return sum(self.is_working_day(after + timedelta(days=i)) for i in range(1, days + 1))
 
     def working_days_between(self, start: date, end: date) -> int:
         """Working days d with start < d <= end (negative when end is before start).
@@ -68,6 +81,12 @@ class WorkingDayCalendar:
             raise ValueError("n must not be negative")
         if self.convention is WorkingDayConvention.INCLUSIVE and self.is_working_day(start):
             n -= 1
+        if n <= 0:
+            return start
+        if self._first <= start <= self._last:
+            wanted = self._working_days_up_to(start) + n  # 1-based position in _nth
+            if wanted <= len(self._nth):
+                return self._nth[wanted - 1]
         day = start
         while n > 0:
             day += timedelta(days=1)
@@ -83,6 +102,7 @@ def england_bank_holidays(first_year: int = 2000, last_year: int = 2040) -> froz
     return frozenset(uk.keys())
 
 
+@cache
 def england_calendar(
     convention: WorkingDayConvention = WorkingDayConvention.EXCLUSIVE,
 ) -> WorkingDayCalendar:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
@@ -69,6 +69,18 @@ class Evaluation:
     breaches: tuple[Breach, ...]
     open_clocks: tuple[OpenClockStatus, ...]
     issues: tuple[Issue, ...]
+    # Counted once here, so that a scrape costs the same however many cases lie behind them.
+    clock_counts: dict[tuple[str, str, ClockState], int] = field(init=False)
+    breach_counts: dict[tuple[str, str, str, str], int] = field(init=False)
+    issue_counts: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        clocks = Counter((c.clock.kpi, c.clock.team, c.state) for c in self.open_clocks)
+        breaches = Counter((b.kpi, b.period, b.team, b.reason) for b in self.breaches)
+        issues = Counter(i.check.value for i in self.issues)
+        object.__setattr__(self, "clock_counts", dict(sorted(clocks.items())))
+        object.__setattr__(self, "breach_counts", dict(sorted(breaches.items())))
+        object.__setattr__(self, "issue_counts", dict(sorted(issues.items())))
 
     def figure(self, kpi: str, period: str, team: str = COUNCIL) -> Figure:
         for f in self.figures:

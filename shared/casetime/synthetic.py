@@ -1,0 +1,1334 @@
+"""Synthetic case histories for a fictional council: realistic, deterministic and streamed.
+
+``generate`` simulates children arriving at the front door and follows each through contacts,
+referrals, strategy discussions, section 47 enquiries, assessments, child in need and child
+protection plans, care, placements, pre-proceedings and care proceedings, with durations and
+breach rates roughly like England's (KPI catalogue sections 3 and 8). It yields events in the
+exact wire form an ingest service accepts, in event-time order, identical for the same seed.
+
+What a run contains:
+
+- ``children_per_year`` new children reach the front door each year (their first contact);
+  re-contacts and re-referrals come on top, so referrals are about 0.8 of it.
+- The council already knows children when the window opens. Children are simulated from
+  ``WARMUP_YEARS`` before ``start``; every child with any event from 12 months before ``start``
+  comes with their whole history (a case system's backload), so point-in-time KPIs such as
+  children looked after for 2.5 years, and look-back KPIs such as returns to care, have their
+  cohorts from the first day. Those events are dated before ``start`` and come first. Nothing
+  dated on or after ``end`` (exclusive) is sent.
+- Some events are recorded late, a few are amended (same event id, revision 2) and a few
+  duplicates are recorded and then voided; exception reasons are recorded for part of the
+  breaches.
+- Ids are pseudonymous (``C-000123``, ``REF-000123-2``), no names; a date of birth only as
+  ``birth_month``. Timed events carry their London UTC offset; no timed event falls between
+  01:00 and 02:00 local time, the hour the clocks change.
+
+It streams: children are simulated a month of arrivals at a time and their events merged by
+time through a heap, so memory holds the pending future of open cases, not the run.
+
+``post_events`` sends a stream to the three ingest services, each event to the service that
+owns it, keeping each child's events in order within a service. ``write_jsonl`` and
+``read_jsonl`` keep replay files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import math
+import random
+import time
+import zlib
+from bisect import bisect_right, insort
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from itertools import accumulate
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from casetime.events import LONDON
+from casetime.topics import SERVICE_EVENT_TYPES, owner_of
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "DEFAULT_TEAMS",
+    "SIZES",
+    "PostError",
+    "PostReport",
+    "children_per_year_for",
+    "generate",
+    "post_events",
+    "read_jsonl",
+    "route_event",
+    "write_jsonl",
+]
+
+# The example council's services and teams (services/kpi/kpi/council.default.yaml).
+DEFAULT_TEAMS: Final[Mapping[str, Sequence[str]]] = {
+    "Front Door": ("MASH", "Duty and Assessment"),
+    "Assessment": ("North Assessment", "South Assessment"),
+    "Child Protection": ("Child Protection North", "Child Protection South"),
+    "Children in Care": ("Children in Care", "Court Team"),
+}
+
+# Named sizes: children_per_year (new children at the front door a year). Referrals are about
+# 0.8 of it: "mid-sized" is ~3,200 referrals a year; "large" about 3% of England; "national"
+# England's ~633,000 referrals and on the order of ten million events a year (catalogue 8).
+SIZES: Final[Mapping[str, int]] = {
+    "small-team": 400,
+    "mid-sized": 4_000,
+    "large": 24_000,
+    "national": 800_000,
+}
+
+WARMUP_YEARS: Final = 5
+BACKLOAD_MONTHS: Final = 12
+
+
+def children_per_year_for(size: str) -> int:
+    """children_per_year for a named size (``SIZES``)."""
+    try:
+        return SIZES[size]
+    except KeyError:
+        raise ValueError(f"unknown size {size!r}; known: {', '.join(SIZES)}") from None
+
+
+# --- time: integer minutes, London wall clock ---------------------------------------------
+# A key is ordinal_day * 1440 + minute of the day, London local time. Date-only events sit at
+# minute 0, as the KPI service orders them (catalogue section 1: a date-only start is 00:00).
+
+DAY: Final = 1440
+HOUR: Final = 60
+_CLOCK_CHANGE = range(60, 120)
+
+_DAY_TEXT: dict[int, tuple[str, str, str]] = {}
+
+
+def _offset_text(moment: datetime) -> str:
+    offset = moment.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{mins:02d}"
+
+
+def _day_text(ordinal: int) -> tuple[str, str, str]:
+    """(ISO date, UTC offset before 01:00, offset from 02:00) of a London day."""
+    found = _DAY_TEXT.get(ordinal)
+    if found is None:
+        d = date.fromordinal(ordinal)
+        early = _offset_text(datetime(d.year, d.month, d.day, 0, 30, tzinfo=LONDON))
+        late = _offset_text(datetime(d.year, d.month, d.day, 12, 0, tzinfo=LONDON))
+        found = (d.isoformat(), early, late)
+        _DAY_TEXT[ordinal] = found
+    return found
+
+
+def _format(key: int, timed: bool) -> str:
+    ordinal, minute = divmod(key, DAY)
+    iso, early, late = _day_text(ordinal)
+    if not timed:
+        return iso
+    return f"{iso}T{minute // 60:02d}:{minute % 60:02d}:00{early if minute < 60 else late}"
+
+
+def _clock(key: int) -> int:
+    """Move a time in 01:00-02:00 to 02:00-03:00: that hour is missing or doubled when the
+    clocks change, and events there would sort differently by instant than by wall clock."""
+    return key + HOUR if key % DAY in _CLOCK_CHANGE else key
+
+
+def _weekday(ordinal: int) -> int:
+    return (ordinal - 1) % 7  # date(1, 1, 1) was a Monday
+
+
+def _add_working_days(ordinal: int, n: int) -> int:
+    """The n-th weekday after ``ordinal`` (bank holidays are the KPI service's business)."""
+    if n <= 0:
+        return ordinal
+    wd = _weekday(ordinal)
+    if wd >= 5:
+        ordinal -= wd - 4
+        wd = 4
+    weeks, rest = divmod(n, 5)
+    ordinal += weeks * 7 + rest
+    return ordinal + 2 if wd + rest >= 5 else ordinal
+
+
+def _working_days_between(a: int, b: int) -> int:
+    def upto(o: int) -> int:
+        weeks, rest = divmod(o, 7)
+        # ordinal 7 is a Sunday; days 1..rest of the week after it are Mon..
+        return weeks * 5 + min(rest, 5)
+
+    return upto(b) - upto(a)
+
+
+def _weekday_on_or_after(ordinal: int) -> int:
+    wd = _weekday(ordinal)
+    return ordinal + (7 - wd) if wd >= 5 else ordinal
+
+
+def _add_months(ordinal: int, months: int) -> int:
+    d = date.fromordinal(ordinal)
+    index = d.year * 12 + d.month - 1 + months
+    year, month0 = divmod(index, 12)
+    for day in (d.day, 30, 29, 28):
+        try:
+            return date(year, month0 + 1, day).toordinal()
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+# --- chance -------------------------------------------------------------------------------
+# random's randint and choice are slow for the millions of draws of a national run.
+
+_T = TypeVar("_T")
+
+
+def _between(rng: random.Random, low: int, high: int) -> int:
+    """A whole number from low to high inclusive."""
+    return low + int(rng.random() * (high - low + 1))
+
+
+def _below(rng: random.Random, n: int) -> int:
+    return int(rng.random() * n)
+
+
+def _pick(rng: random.Random, options: Sequence[_T]) -> _T:
+    return options[int(rng.random() * len(options))]
+
+
+_CUMULATIVE: dict[tuple[int, ...], tuple[list[int], int]] = {}
+
+
+def _weighted(rng: random.Random, options: Sequence[_T], weights: tuple[int, ...]) -> _T:
+    found = _CUMULATIVE.get(weights)
+    if found is None:
+        found = _CUMULATIVE[weights] = (list(accumulate(weights)), sum(weights))
+    cumulative, total = found
+    return options[bisect_right(cumulative, rng.random() * total)]
+
+
+# --- vocabularies ---------------------------------------------------------------------------
+
+AGES = tuple(range(18))
+AGE_WEIGHTS = (10, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 5, 4)
+
+CONTACT_SOURCES = ("police", "school", "health", "family", "self", "local_authority", "other")
+CONTACT_SOURCE_WEIGHTS = (30, 20, 15, 10, 3, 12, 10)
+# DfE ReferralSource: 6 police, 2A schools, 3A-3F health, 1A-1D individuals, 5A-5D LA services.
+REFERRAL_SOURCES = ("6", "2A", "3A", "3B", "3E", "1A", "1C", "5A", "5C", "4", "7", "8", "9")
+REFERRAL_SOURCE_WEIGHTS = (29, 20, 4, 3, 6, 6, 1, 8, 4, 2, 5, 8, 4)
+ASSESSMENT_FACTORS = ("1A", "2A", "2B", "3A", "3B", "4A", "4B", "6A", "6B", "11A", "18B", "21")
+CATEGORIES_OF_NEED = ("N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8")
+CATEGORY_WEIGHTS = (65, 3, 3, 8, 14, 1, 1, 5)
+PLACEMENT_TYPES = ("U1", "U3", "U4", "U5", "U6", "K2", "P1", "H5", "R2")
+PLACEMENT_WEIGHTS = (8, 6, 20, 14, 20, 14, 7, 8, 3)
+PLACEMENT_PROVIDERS = ("PR1", "PR2", "PR3", "PR4", "PR5")
+PLACE_CHANGE_REASONS = ("CARPL", "ALLEG", "STAND", "APPRR", "CREQB", "CHRQB", "LAREQ", "PLACE")
+CLOSURE_NFA_AFTER_ASSESSMENT = "RC7"
+CLOSURE_EARLY_HELP = "RC8"
+CLOSURE_NO_LONGER_IN_NEED = "RC6"
+FINAL_ORDERS = (
+    "care_order",
+    "placement_order",
+    "sgo",
+    "supervision_order",
+    "child_arrangements_order",
+    "no_order",
+)
+FINAL_ORDER_WEIGHTS = (42, 14, 20, 12, 7, 5)
+PROCEEDINGS_REASONS = (
+    "late_kinship_or_sgo_assessment",
+    "expert_assessment",
+    "parental_progress_tested",
+    "international_element",
+    "parallel_criminal_proceedings",
+    "third_party_disclosure_delay",
+    "new_party_or_child_joined",
+    "court_listing",
+    "local_authority_delay",
+)
+CONFERENCE_REASONS = (
+    "child_or_family_unavailable",
+    "awaiting_partner_information",
+    "chair_agreed_delay",
+    "transfer_in",
+    "recording_late",
+    "other",
+)
+OTHER_TEXTS = ("interpreter not available", "sibling group assessed together", "worker absence")
+PLAN_END_REASONS = ("no_longer_at_risk", "no_longer_at_risk", "moved_area", "step_down")
+
+AMENDABLE: Final = frozenset(
+    {"referral_received", "visit_held", "placement_started", "assessment_completed"}
+)
+DUPLICATED: Final = frozenset({"visit_held", "case_allocated", "core_group_held"})
+
+# Chances: the knobs that make the figures look like England's.
+P_CONTACT_REFERRAL = 0.62
+P_CONTACT_EARLY_HELP = 0.22
+P_RECONTACT = 0.18
+P_REFERRAL_NFA = 0.06
+P_STRATEGY = 0.36
+P_SECTION_47 = 0.88
+P_ICPC = 0.33
+P_PLAN = 0.86
+P_CIN_PLAN = 0.30
+P_VOLUNTARY_CARE = 0.022
+P_REREFERRAL = 0.27
+P_LATE_RECORDING = 0.05
+P_AMEND = 0.004
+P_DUPLICATE_VOIDED = 0.003
+P_EXCEPTION = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class _Teams:
+    contacts: str
+    referrals: str
+    assessment: tuple[str, ...]
+    protection: tuple[str, ...]
+    care: tuple[str, ...]
+    court: tuple[str, ...]
+
+    @classmethod
+    def from_services(cls, services: Mapping[str, Sequence[str]]) -> _Teams:
+        """Stages by the services' order: front door, assessment, child protection, children in
+        care (its last team the court team when it has two or more). Fewer services: the last
+        does the rest."""
+        groups = [tuple(teams) for teams in services.values() if teams]
+        if not groups:
+            raise ValueError("teams: at least one service with one team is needed")
+        while len(groups) < 4:
+            groups.append(groups[-1])
+        front, assessment, protection, care = groups[:4]
+        court = care[-1:] if len(care) > 1 else care
+        return cls(
+            front[0],
+            front[1] if len(front) > 1 else front[0],
+            assessment,
+            protection,
+            care[:-1] if len(care) > 1 else care,
+            court,
+        )
+
+    def all(self) -> list[str]:
+        names = [self.contacts, self.referrals, *self.assessment, *self.protection]
+        names += [*self.care, *self.court]
+        return list(dict.fromkeys(names))
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    seed: int
+    source_system: str
+    teams: _Teams
+    workers: Mapping[str, tuple[str, ...]]
+    horizon: int  # first ordinal day not generated (end, exclusive)
+    end_key: int
+    start_key: int
+    include_from_key: int  # children who left care from here on come too (RETURN-12M)
+
+
+# A simulated event before its ids and recording: key, type, timed, episode, payload, team, worker
+_Raw = tuple[int, str, bool, str, dict[str, Any], str, str | None]
+# A finished event: event id, revision, type, timed, recorded key, child, episode, payload, team,
+# worker.
+_Done = tuple[str, int, str, bool, int, str, str, dict[str, Any], str, str | None]
+
+
+class _Child:
+    """One child's life as the council sees it, simulated eagerly up to the horizon."""
+
+    def __init__(self, run: _Run, rng: random.Random, number: int, arrival: int) -> None:
+        self.run = run
+        self.rng = rng
+        self.number = number
+        self.child_id = f"C-{number:06d}"
+        self.events: list[_Raw] = []
+        self.ids = 0
+        self.locality = _below(rng, 6)
+        age = _weighted(rng, AGES, AGE_WEIGHTS)
+        born = date.fromordinal(arrival // DAY)
+        month_index = born.year * 12 + born.month - 1 - age * 12 - _below(rng, 12)
+        year, month0 = divmod(month_index, 12)
+        self.birth_month = f"{year:04d}-{month0 + 1:02d}"
+        self.adult_day = date(year + 18, month0 + 1, 1).toordinal()
+        self.first_day = arrival // DAY
+        self.horizon = min(run.horizon, self.adult_day)
+        self.case_id = ""
+        self.allocations: list[tuple[int, str]] = []
+        self.worker: str | None = None
+        self.had_plan = False
+        self.left_care = 0
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def new_id(self, prefix: str) -> str:
+        self.ids += 1
+        return f"{prefix}-{self.number:06d}-{self.ids}"
+
+    def ev(
+        self,
+        event_type: str,
+        key: int,
+        episode: str,
+        payload: dict[str, Any],
+        team: str,
+        timed: bool = False,
+        worker: str | None = None,
+    ) -> None:
+        self.events.append((key, event_type, timed, episode, payload, team, worker))
+
+    def on(self, day: int, event_type: str, episode: str, payload: dict[str, Any], team: str) -> None:
+        """A date-only event."""
+        self.events.append((day * DAY, event_type, False, episode, payload, team, None))
+
+    def office_time(self, day: int) -> int:
+        return _clock(day * DAY + _between(self.rng, 9 * HOUR, 17 * HOUR + 30))
+
+    def team(self, teams: tuple[str, ...]) -> str:
+        return teams[self.locality % len(teams)]
+
+    def age_on(self, day: int) -> int:
+        d = date.fromordinal(day)
+        year, month = int(self.birth_month[:4]), int(self.birth_month[5:])
+        return d.year - year - ((d.month, d.day) < (month, 1))
+
+    def worker_on(self, day: int) -> str | None:
+        i = bisect_right(self.allocations, (day, "\uffff"))
+        return self.allocations[i - 1][1] if i else None
+
+    def allocate(self, day: int, team: str) -> None:
+        if day >= self.horizon or not self.case_id:
+            return
+        pool = self.run.workers[team]
+        current = self.worker_on(day)
+        worker = _pick(self.rng, pool)
+        if worker == current and len(pool) > 1:
+            worker = pool[(pool.index(worker) + 1) % len(pool)]
+        insort(self.allocations, (day, worker))
+        self.ev("case_allocated", self.office_time(day), self.case_id, {}, team, True, worker)
+
+    def reallocate(self, start: int, end: int, team: str, chance: float = 0.28) -> None:
+        """Social workers leave: each half year of a long episode may bring a new one."""
+        day = start + 182
+        while day < min(end, self.horizon):
+            if self.rng.random() < chance:
+                self.allocate(day - _between(self.rng, 0, 150), team)
+            day += 182
+
+    def exception(self, day: int, episode: str, kpi: str, reasons: Sequence[str], team: str) -> None:
+        if self.rng.random() >= P_EXCEPTION:
+            return
+        reason = _pick(self.rng, reasons)
+        payload: dict[str, Any] = {"kpi": kpi, "reason": reason}
+        if reason == "other":
+            payload["other_text"] = _pick(self.rng, OTHER_TEXTS)
+        self.on(day + _between(self.rng, 0, 10), "exception_reason_recorded", episode, payload, team)
+
+    def visits(
+        self,
+        purpose: str,
+        serves: str,
+        start: int,
+        end: int,
+        team: str,
+        gap: Callable[[int, int], int],
+    ) -> None:
+        """Visits from ``start`` until ``end``, each ``gap(previous, count)`` days after the
+        previous one."""
+        rng = self.rng
+        stop = min(end, self.horizon)
+        day = start
+        count = 0
+        old_enough = self.age_on(start) >= 3
+        while True:
+            day += gap(day, count)
+            if day >= stop:
+                return
+            count += 1
+            seen = rng.random() < 0.95
+            key = _clock(day * DAY + _between(rng, 9 * HOUR, 19 * HOUR))
+            payload = {
+                "purpose": purpose,
+                "child_seen": seen,
+                "child_seen_alone": seen and old_enough and rng.random() < 0.75,
+                "serves_episode_id": serves,
+            }
+            self.ev("visit_held", key, self.new_id("VIS"), payload, team, True, self.worker_on(day))
+
+    # --- the life -------------------------------------------------------------------------
+
+    def live(self, arrival: int) -> None:
+        key: int | None = arrival
+        into_care = False
+        while key is not None and key // DAY < self.horizon:
+            key, into_care = self.front_door(key, into_care)
+
+    def front_door(self, key: int, into_care: bool) -> tuple[int | None, bool]:
+        rng = self.rng
+        teams = self.run.teams
+        contact = self.new_id("CON")
+        source = _weighted(rng, CONTACT_SOURCES, CONTACT_SOURCE_WEIGHTS)
+        self.ev("contact_received", key, contact, {"contact_source": source}, teams.contacts, True)
+        r = rng.random()
+        if r < 0.5:
+            delay = _between(rng, HOUR, 24 * HOUR)
+        elif r < 0.92:
+            delay = _between(rng, 24 * HOUR, 71 * HOUR)
+        else:
+            delay = _between(rng, 73 * HOUR, 240 * HOUR)
+        decided = _clock(key + delay)
+        if delay > 72 * HOUR:
+            self.exception(
+                decided // DAY, contact, "CONTACT-72H", CONFERENCE_REASONS, teams.contacts
+            )
+        r = rng.random()
+        if not into_care and r >= P_CONTACT_REFERRAL:
+            outcome = "early_help" if r < P_CONTACT_REFERRAL + P_CONTACT_EARLY_HELP else (
+                "no_further_action"
+            )
+            self.ev("contact_decision", decided, contact, {"outcome": outcome}, teams.contacts, True)
+            if rng.random() < P_RECONTACT:
+                return self.contact_time(decided // DAY + _between(rng, 14, 400)), False
+            return None, False
+        referral = self.new_id("REF")
+        payload = {"outcome": "progressed_to_referral", "referral_id": referral}
+        self.ev("contact_decision", decided, contact, payload, teams.contacts, True)
+        closed, returned_home = self.referral(referral, _clock(decided + _between(rng, 1, 25)), into_care)
+        if closed is None:
+            return None, False
+        if returned_home is not None and rng.random() < 0.24:
+            # back into care: a new referral within the year after going home
+            back = max(closed + 7, returned_home + _between(rng, 30, 330))
+            return self.contact_time(back), True
+        chance = P_REREFERRAL + (0.1 if self.had_plan else 0.0)
+        if rng.random() < chance:
+            return self.contact_time(closed + 7 + int(rng.expovariate(1 / 150))), False
+        return None, False
+
+    def contact_time(self, day: int) -> int:
+        rng = self.rng
+        if rng.random() < 0.8:
+            day = _weekday_on_or_after(day)
+            return _clock(day * DAY + _between(rng, 8 * HOUR + 30, 18 * HOUR))
+        return _clock(day * DAY + _below(rng, DAY))
+
+    def referral(self, referral: str, key: int, into_care: bool) -> tuple[int | None, int | None]:
+        """The referral and all that follows it. Returns the day the case closed (None when it
+        is still open at the horizon) and the day the child went home from care, if they did."""
+        rng = self.rng
+        teams = self.run.teams
+        self.case_id = referral
+        day = key // DAY
+        payload: dict[str, Any] = {
+            "referral_source": _weighted(rng, REFERRAL_SOURCES, REFERRAL_SOURCE_WEIGHTS)
+        }
+        if rng.random() < 0.95:
+            payload["birth_month"] = self.birth_month
+        self.ev("referral_received", key, referral, payload, teams.referrals, True)
+        if rng.random() < 0.88:
+            decided = _clock(key + _between(rng, 30, 23 * HOUR + 30))
+        else:
+            decided = _clock(key + _between(rng, 24 * HOUR + 30, 96 * HOUR))
+        nfa = not into_care and rng.random() < P_REFERRAL_NFA
+        strategy = not nfa and not into_care and rng.random() < P_STRATEGY
+        next_steps = "no_further_action" if nfa else (
+            "strategy_discussion" if strategy else "assessment"
+        )
+        self.ev(
+            "referral_decision",
+            decided,
+            referral,
+            {"no_further_action": nfa, "next_steps": next_steps},
+            teams.referrals,
+            True,
+        )
+        if nfa:
+            closed = decided // DAY + _between(rng, 0, 3)
+            return self.close(closed, CLOSURE_EARLY_HELP, teams.referrals), None
+
+        assessment_team = self.team(teams.assessment)
+        icpc: tuple[str, int] | None = None  # (id, day) of an ICPC that made a plan
+        emergency: int | None = None  # day of emergency proceedings
+        started = _add_working_days(day, _pick(rng, (0, 0, 1, 1, 2, 3)))
+        if strategy:
+            strategy_day, icpc, emergency = self.child_protection_enquiry(referral, key)
+            started = strategy_day
+        self.allocate(started, assessment_team)
+        completed = self.assessment(referral, day, started, assessment_team)
+
+        care_day: int | None = None
+        if emergency is not None:
+            care_day = emergency
+        elif into_care:
+            care_day = day + _between(rng, 0, 14)
+        elif icpc is None and rng.random() < P_VOLUNTARY_CARE:
+            care_day = started + _between(rng, 3, 40)
+
+        if icpc is not None and care_day is None:
+            return self.protection_plan(icpc[0], icpc[1])
+        if care_day is not None:
+            proceedings = emergency is not None
+            return self.care_and_after(care_day, proceedings=proceedings)
+        if rng.random() < P_CIN_PLAN:
+            end = self.cin_plan(completed + _between(rng, 0, 10), assessment_team)
+            return self.close(end, CLOSURE_NO_LONGER_IN_NEED, assessment_team), None
+        reason = CLOSURE_NFA_AFTER_ASSESSMENT if rng.random() < 0.6 else CLOSURE_EARLY_HELP
+        return self.close(completed + _between(rng, 0, 10), reason, assessment_team), None
+
+    def close(self, day: int, reason: str, team: str) -> int | None:
+        if day >= self.horizon:
+            return None
+        self.on(day, "case_closed", self.case_id, {"reason_for_closure": reason}, team)
+        return day
+
+    def assessment(self, referral: str, referred: int, started: int, team: str) -> int:
+        rng = self.rng
+        assessment = self.new_id("ASMT")
+        self.on(started, "assessment_started", assessment, {"referral_id": referral}, team)
+        if rng.random() < 0.86:
+            duration = int(rng.triangular(4, 45, 38))
+        else:
+            duration = min(46 + int(rng.expovariate(1 / 14)), 130)
+        completed = _add_working_days(started, duration)
+        factors = sorted({_pick(rng, ASSESSMENT_FACTORS) for _ in range(_between(rng, 1, 3))})
+        payload = {"referral_id": referral, "factors": factors}
+        self.on(completed, "assessment_completed", assessment, payload, team)
+        if _working_days_between(referred, completed) > 45:
+            self.exception(completed, assessment, "ASMT-45WD", CONFERENCE_REASONS, team)
+        return completed
+
+    def child_protection_enquiry(
+        self, referral: str, referred_key: int
+    ) -> tuple[int, tuple[str, int] | None, int | None]:
+        """Strategy discussion, section 47 and ICPC. Returns the strategy discussion's day, the
+        ICPC that made a plan and the day of emergency proceedings, if any."""
+        rng = self.rng
+        teams = self.run.teams
+        if rng.random() < 0.85:
+            held = _clock(referred_key + _between(rng, 2 * HOUR, 47 * HOUR))
+        else:
+            held = _clock(referred_key + _between(rng, 49 * HOUR, 200 * HOUR))
+        strategy = self.new_id("STRAT")
+        agencies = ["police", "health", "education"]
+        if rng.random() >= 0.8:
+            agencies.remove(_pick(rng, ("health", "education", "education", "police")))
+        if rng.random() < 0.3:
+            agencies.append("other")
+        initiated = rng.random() < P_SECTION_47
+        payload = {
+            "referral_id": referral,
+            "agencies_attended": agencies,
+            "initiated_section_47": initiated,
+        }
+        self.ev("strategy_discussion_held", held, strategy, payload, teams.referrals, True)
+        held_day = held // DAY
+        if rng.random() < 0.08:  # a follow-up discussion
+            again = _clock(held + _between(rng, 2, 8) * DAY)
+            payload = {
+                "referral_id": referral,
+                "agencies_attended": ["police", "health", "education"],
+                "initiated_section_47": False,
+            }
+            self.ev(
+                "strategy_discussion_held", again, self.new_id("STRAT"), payload,
+                teams.referrals, True,
+            )  # fmt: skip
+        if not initiated:
+            return held_day, None, None
+        team = self.team(teams.assessment)
+        section_47 = self.new_id("S47")
+        payload = {"referral_id": referral, "strategy_discussion_id": strategy}
+        self.on(held_day, "section_47_started", section_47, payload, team)
+        emergency = held_day + _between(rng, 1, 10) if rng.random() < 0.035 else None
+        if rng.random() >= P_ICPC:
+            done = _add_working_days(held_day, _between(rng, 3, 20))
+            self.on(done, "section_47_completed", section_47, {"outcome": "icpc_not_required"}, team)
+            return held_day, None, emergency
+        in_time = rng.random() < 0.81
+        wait = _between(rng, 6, 15) if in_time else _between(rng, 16, 35)
+        icpc_day = _add_working_days(held_day, wait)
+        done = _add_working_days(held_day, _between(rng, 3, wait - 1))
+        self.on(done, "section_47_completed", section_47, {"outcome": "icpc_required"}, team)
+        icpc = self.new_id("ICPC")
+        plan = emergency is None and rng.random() < P_PLAN
+        payload = {
+            "section_47_id": section_47,
+            "strategy_discussion_id": strategy,
+            "child_protection_plan": plan,
+        }
+        protection_team = self.team(teams.protection)
+        self.on(icpc_day, "initial_cp_conference_held", icpc, payload, protection_team)
+        if not in_time:
+            self.exception(icpc_day, icpc, "ICPC-15WD", CONFERENCE_REASONS, protection_team)
+        return held_day, ((icpc, icpc_day) if plan else None), emergency
+
+    def protection_plan(self, icpc: str, icpc_day: int) -> tuple[int | None, int | None]:
+        rng = self.rng
+        teams = self.run.teams
+        team = self.team(teams.protection)
+        plan = self.new_id("CPP")
+        self.on(icpc_day, "cp_plan_started", plan, {"initial_conference_id": icpc}, team)
+        self.had_plan = True
+        self.allocate(icpc_day + _between(rng, 0, 5), team)
+        # how many review conferences until the plan ends (the last one ends it)
+        r = rng.random()
+        reviews_wanted = 1 if r < 0.28 else 2 if r < 0.63 else 3 if r < 0.83 else 4 if r < 0.95 else 5
+        # pre-proceedings or care, while on the plan
+        plo: tuple[int, int, bool] | None = None  # start, conclusion, issued
+        care_day: int | None = None
+        proceedings = False
+        r = rng.random()
+        if r < 0.17:
+            plo_start = icpc_day + _between(rng, 30, 150)
+            weeks = _between(rng, 8, 16) if rng.random() < 0.58 else _between(rng, 17, 30)
+            plo_end = plo_start + weeks * 7 - _between(rng, 0, 6)
+            issued = rng.random() < 0.45
+            plo = (plo_start, plo_end, issued)
+            if issued:
+                care_day = plo_end + _between(rng, 3, 21)
+                proceedings = True
+        elif r < 0.21:
+            care_day = icpc_day + _between(rng, 10, 300)
+            proceedings = rng.random() < 0.5
+        reviews: list[tuple[int, bool]] = []  # (day, held in time)
+        due = _add_months(icpc_day, 3)
+        while True:
+            late = rng.random() >= 0.93
+            held = due + _between(rng, 1, 40) if late else due - _between(rng, 0, 20)
+            held = _weekday_on_or_after(held)
+            reviews.append((held, not late))
+            covered = plo is None or held > plo[1]
+            if len(reviews) >= reviews_wanted and covered:
+                break
+            due = _add_months(held, 6)
+        natural_end = reviews[-1][0]
+        end = min(natural_end, care_day) if care_day is not None else natural_end
+        ended_by_review = end == natural_end and (care_day is None or care_day > natural_end)
+        if end >= self.adult_day:
+            end, ended_by_review = self.adult_day - 1, False
+        for held, in_time in reviews:
+            if held > end or (held == end and not ended_by_review):
+                break
+            last = held == end
+            payload = {"child_protection_plan_id": plan, "plan_continues": not last}
+            self.on(held, "review_cp_conference_held", self.new_id("RCPC"), payload, team)
+            if not in_time:
+                self.exception(held, plan, "RCPC-TIMELY", CONFERENCE_REASONS, team)
+        # first core group within 10 working days, then every 4 to 6 weeks
+        first = _between(rng, 3, 10) if rng.random() < 0.88 else _between(rng, 11, 20)
+        day = _add_working_days(icpc_day, first)
+        while day < min(end, self.horizon):
+            payload = {"child_protection_plan_id": plan}
+            self.on(day, "core_group_held", self.new_id("CG"), payload, team)
+            day = _add_working_days(day, _between(rng, 18, 30))
+        self.reallocate(icpc_day, end, team)
+
+        def cp_gap(day: int, count: int) -> int:
+            r = rng.random()
+            n = _between(rng, 4, 10) if r < 0.9 else _between(rng, 11, 14) if r < 0.98 else 20
+            return _add_working_days(day, n) - day
+
+        self.visits("child_protection", plan, icpc_day, end, team, cp_gap)
+        if plo is not None:
+            self.pre_proceedings(*plo)
+        reason = "looked_after" if care_day is not None and end == care_day else (
+            _pick(rng, PLAN_END_REASONS) if end < self.adult_day - 1 else "child_18"
+        )
+        self.on(end, "cp_plan_ended", plan, {"reason": reason}, team)
+        if care_day is not None and care_day == end:
+            return self.care_and_after(care_day, proceedings=proceedings)
+        if rng.random() < 0.55:
+            cin_end = self.cin_plan(end + _between(rng, 0, 5), team)
+            return self.close(cin_end, CLOSURE_NO_LONGER_IN_NEED, team), None
+        return self.close(end + _between(rng, 0, 14), CLOSURE_NO_LONGER_IN_NEED, team), None
+
+    def pre_proceedings(self, start: int, end: int, issued: bool) -> None:
+        team = self.team(self.run.teams.court)
+        plo = self.new_id("PLO")
+        self.on(start, "plo_started", plo, {}, team)
+        outcome = "issued" if issued else "stepped_down"
+        self.on(end, "plo_concluded", plo, {"outcome": outcome}, team)
+        if end - start > 112:
+            self.exception(end, plo, "PLO-16W", CONFERENCE_REASONS, team)
+
+    def cin_plan(self, start: int, team: str) -> int:
+        rng = self.rng
+        plan = self.new_id("CIN")
+        end = min(start + _between(rng, 90, 365), self.adult_day - 1)
+        self.on(start, "cin_plan_started", plan, {}, team)
+
+        def cin_gap(day: int, count: int) -> int:
+            return _between(rng, 14, 30) if rng.random() < 0.9 else _between(rng, 31, 60)
+
+        self.visits("child_in_need", plan, start, end, team, cin_gap)
+        self.on(end, "cin_plan_ended", plan, {}, team)
+        return end
+
+    def court(self, issued: int) -> tuple[str, int]:
+        """Care proceedings issued on ``issued``: the final order and the day it was made."""
+        rng = self.rng
+        team = self.team(self.run.teams.court)
+        proceedings = self.new_id("PROC")
+        year = date.fromordinal(issued).year % 100
+        payload = {"court_case_number": f"ZE{year:02d}C{self.number % 100000:05d}"}
+        self.on(issued, "care_proceedings_issued", proceedings, payload, team)
+        in_time = rng.random() < 0.42
+        days = _between(rng, 110, 181) if in_time else 182 + min(int(rng.expovariate(1 / 120)), 500)
+        concluded = issued + days
+        extended = False
+        for j in range(math.ceil(max(days - 181, 0) / 56)):
+            if rng.random() < 0.85:
+                extended = True
+                when = issued + 175 - _between(rng, 0, 14) + 56 * j
+                reason = _pick(rng, PROCEEDINGS_REASONS)
+                payload = {"weeks": 8 if rng.random() < 0.8 else _between(rng, 2, 7), "reason": reason}
+                self.on(when, "care_proceedings_extension_granted", proceedings, payload, team)
+        order = _weighted(rng, FINAL_ORDERS, FINAL_ORDER_WEIGHTS)
+        self.on(concluded, "care_proceedings_concluded", proceedings, {"final_order": order}, team)
+        if not in_time:
+            reasons = ("extension_granted",) if extended else PROCEEDINGS_REASONS
+            self.exception(concluded, proceedings, "PROC-26W", reasons, team)
+        return order, concluded
+
+    def care_and_after(self, entry: int, *, proceedings: bool) -> tuple[int | None, int | None]:
+        """Looked after from ``entry``; then home, adoption, special guardianship or adulthood."""
+        rng = self.rng
+        order: str | None = None
+        order_day = entry
+        if proceedings:
+            order, order_day = self.court(entry)
+            legal_status = "C1" if rng.random() < 0.8 else "L2"
+        elif rng.random() < 0.2:
+            order, order_day = self.court(entry + _between(rng, 30, 200))
+            legal_status = "V2"
+        else:
+            legal_status = "V2"
+        r = rng.random()
+        if order is None:
+            if r < 0.62:
+                end, reason = entry + _between(rng, 10, 300), "E13"
+            elif r < 0.8:
+                end, reason = entry + _between(rng, 365, 1500), "E13"
+            else:
+                end, reason = self.adult_day, "E17"
+        elif order == "care_order":
+            if r < 0.18:
+                end, reason = order_day + _between(rng, 365, 1500), "E13"
+            elif r < 0.33:
+                end, reason = order_day + _between(rng, 300, 1100), "E45"
+            else:
+                end, reason = self.adult_day, "E17" if rng.random() < 0.6 else "E5"
+        elif order == "placement_order":
+            end, reason = order_day + _between(rng, 150, 540), "E11"
+        elif order == "sgo":
+            end, reason = order_day, "E46" if r < 0.7 else "E45"
+        elif order == "child_arrangements_order":
+            end, reason = order_day, "E41"
+        else:
+            end, reason = order_day, "E13"
+        if end >= self.adult_day:
+            end, reason = self.adult_day, reason if reason in ("E17", "E5") else "E17"
+        self.looked_after(entry, end, reason, legal_status)
+        self.left_care = end
+        team = self.team(self.run.teams.care)
+        if end >= self.horizon:
+            return None, None
+        if reason == "E13":
+            if rng.random() < 0.5:
+                cin_end = self.cin_plan(end + _between(rng, 0, 5), team)
+                return self.close(cin_end, CLOSURE_NO_LONGER_IN_NEED, team), end
+            return self.close(end + _between(rng, 0, 30), CLOSURE_NO_LONGER_IN_NEED, team), end
+        closure = "RC1" if reason == "E11" else "RC3" if reason in ("E45", "E46", "E41") else "RC5"
+        return self.close(end + _between(rng, 0, 20), closure, team), None
+
+    def looked_after(self, start: int, end: int, reason: str, legal_status: str) -> None:
+        rng = self.rng
+        team = self.team(self.run.teams.care)
+        poc = self.new_id("POC")
+        payload = {
+            "legal_status": legal_status,
+            "category_of_need": _weighted(rng, CATEGORIES_OF_NEED, CATEGORY_WEIGHTS),
+            "birth_month": self.birth_month,
+        }
+        self.on(start, "period_of_care_started", poc, payload, team)
+        self.allocate(start, team)
+        self.reallocate(start, end, team, 0.22)
+        stop = min(end, self.horizon)
+        self.placements(poc, start, end, team)
+        self.care_reviews(poc, start, stop, team)
+        self.health_checks(poc, start, stop, team)
+        self.on(end, "period_of_care_ended", poc, {"reason_episode_ceased": reason}, team)
+
+    def placements(self, poc: str, start: int, end: int, team: str) -> None:
+        rng = self.rng
+        day = start
+        first = True
+        while day < end and day < self.horizon:
+            r = rng.random()
+            if r < (0.3 if first else 0.18):
+                length = _between(rng, 3, 56)
+            elif r < 0.55:
+                length = _between(rng, 57, 365)
+            else:
+                length = _between(rng, 366, 2200)
+            stop = min(day + length, end)
+            permanent = length >= 365 and rng.random() < 0.5
+            placement = self.new_id("PL")
+            payload: dict[str, Any] = {
+                "period_of_care_id": poc,
+                "placement_type": _weighted(rng, PLACEMENT_TYPES, PLACEMENT_WEIGHTS),
+                "placement_provider": _pick(rng, PLACEMENT_PROVIDERS),
+                "reason_new_episode": "S" if first else "P",
+                "permanent": permanent,
+            }
+            self.on(day, "placement_started", placement, payload, team)
+            placed = day
+
+            def cla_gap(visit_day: int, count: int) -> int:
+                if count == 0:
+                    return _between(rng, 1, 7) if rng.random() < 0.9 else _between(rng, 8, 14)
+                if visit_day < placed + 365 or not permanent:
+                    return _between(rng, 20, 42) if rng.random() < 0.93 else _between(rng, 43, 70)
+                return _between(rng, 50, 89) if rng.random() < 0.88 else _between(rng, 92, 130)
+
+            self.visits("looked_after", placement, placed, stop, team, cla_gap)
+            ended: dict[str, Any] = {}
+            if stop < end:
+                ended["reason_place_change"] = _pick(rng, PLACE_CHANGE_REASONS)
+            self.on(stop, "placement_ended", placement, ended, team)
+            day = stop
+            first = False
+
+    def care_reviews(self, poc: str, start: int, stop: int, team: str) -> None:
+        rng = self.rng
+        late = rng.random() >= 0.94
+        day = _add_working_days(start, _between(rng, 21, 40) if late else _between(rng, 5, 20))
+        count = 0
+        while day < stop:
+            self.on(day, "looked_after_review_held", self.new_id("LAR"), {"period_of_care_id": poc}, team)
+            if late:
+                self.exception(day, poc, "CLA-REVIEWS", CONFERENCE_REASONS, team)
+            count += 1
+            due = _add_months(day, 3 if count == 1 else 6)
+            late = rng.random() >= 0.93
+            day = due + _between(rng, 1, 40) if late else due - _between(rng, 0, 25)
+
+    def health_checks(self, poc: str, start: int, stop: int, team: str) -> None:
+        rng = self.rng
+        payload = {"period_of_care_id": poc}
+        day = start + _between(rng, 10, 40)
+        while day < stop:
+            self.on(day, "health_assessment_held", self.new_id("HA"), dict(payload), team)
+            due = _add_months(day, 6 if self.age_on(day) < 5 else 12)
+            day = due - _between(rng, 0, 40) if rng.random() < 0.88 else due + _between(rng, 5, 100)
+        day = start + _between(rng, 30, 200)
+        while day < stop:
+            self.on(day, "dental_check_held", self.new_id("DC"), dict(payload), team)
+            day += _between(rng, 240, 365) if rng.random() < 0.86 else _between(rng, 366, 500)
+
+    # --- recording ------------------------------------------------------------------------
+
+    def finish(self) -> list[tuple[int, _Done]]:
+        """Ids and recording times; late records, amendments and voided duplicates. Empty for a
+        child with nothing from ``start`` on who did not leave care in the 12 months before."""
+        run = self.run
+        raws = [e for e in self.events if e[0] < run.end_key]
+        if not raws:
+            return []
+        if max(e[0] for e in raws) < run.start_key and self.left_care * DAY < run.include_from_key:
+            return []
+        raws.sort(key=_first)
+        rng = self.rng
+        prefix = f"E{run.seed}-{self.number:06d}-"
+        done: list[tuple[int, _Done]] = []
+        voids: list[tuple[int, _Done]] = []
+        child = self.child_id
+        for i, (key, event_type, timed, episode, payload, team, worker) in enumerate(raws):
+            event_id = f"{prefix}{i:04d}"
+            recorded = self.recorded(key, timed)
+            done.append(
+                (key, (event_id, 1, event_type, timed, recorded, child, episode, payload, team, worker))
+            )
+            r = rng.random()
+            if r < P_AMEND and event_type in AMENDABLE:
+                amended = _amended(event_type, payload, rng)
+                later = _clock(recorded + _between(rng, 1, 30) * DAY)
+                done.append(
+                    (key, (event_id, 2, event_type, timed, later, child, episode, amended, team, worker))
+                )
+            elif r < P_AMEND + P_DUPLICATE_VOIDED and event_type in DUPLICATED:
+                duplicate_id = f"{event_id}-D"
+                duplicate_episode = episode if event_type == "case_allocated" else f"{episode}-D"
+                copy = dict(payload)
+                done.append(
+                    (key, (duplicate_id, 1, event_type, timed, _clock(recorded + 3), child,
+                           duplicate_episode, copy, team, worker))
+                )  # fmt: skip
+                when = self.office_time(key // DAY + _between(rng, 1, 10))
+                voided = {"voided_event_id": duplicate_id, "voided_event_type": event_type}
+                voids.append(
+                    (when, (f"{event_id}-V", 1, "event_voided", True, _clock(when + 5), child,
+                            duplicate_episode, voided, team, worker))
+                )  # fmt: skip
+        if voids:
+            done.extend(v for v in voids if v[0] < run.end_key)
+            done.sort(key=_first)
+        return done
+
+    def recorded(self, key: int, timed: bool) -> int:
+        rng = self.rng
+        if rng.random() < P_LATE_RECORDING:
+            return _clock((key // DAY + _between(rng, 2, 25)) * DAY + _between(rng, 9 * HOUR, 18 * HOUR))
+        if timed:
+            return _clock(key + _between(rng, 5, 4 * HOUR))
+        day = key // DAY + (0 if rng.random() < 0.8 else 1)
+        return _clock(day * DAY + _between(rng, 9 * HOUR, 19 * HOUR))
+
+
+
+
+def _first(item: tuple[int, Any]) -> int:
+    return item[0]
+
+
+def _amended(event_type: str, payload: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """A corrected detail: what a worker fixes after saving."""
+    amended = dict(payload)
+    if event_type == "referral_received":
+        amended["referral_source"] = _weighted(rng, REFERRAL_SOURCES, REFERRAL_SOURCE_WEIGHTS)
+    elif event_type == "visit_held":
+        amended["child_seen_alone"] = bool(payload["child_seen"]) and not payload["child_seen_alone"]
+    elif event_type == "placement_started":
+        amended["placement_provider"] = _pick(rng, PLACEMENT_PROVIDERS)
+    elif event_type == "assessment_completed":
+        amended["factors"] = sorted({*payload["factors"], _pick(rng, ASSESSMENT_FACTORS)})
+    return amended
+
+
+def _workers(teams: _Teams, children_per_year: int) -> dict[str, tuple[str, ...]]:
+    per_team = max(4, children_per_year // 250)
+    return {
+        team: tuple(f"W-{t:02d}{n:04d}" for n in range(1, per_team + 1))
+        for t, team in enumerate(teams.all(), start=1)
+    }
+
+
+def _materialise(key: int, e: _Done, source_system: str) -> dict[str, Any]:
+    event_id, revision, event_type, timed, recorded, child, episode, payload, team, worker = e
+    event: dict[str, Any] = {
+        "event_id": event_id,
+        "revision": revision,
+        "event_type": event_type,
+        "schema_version": 1,
+        "occurred_at": _format(key, timed),
+        "recorded_at": _format(recorded, True),
+        "source_system": source_system,
+        "child_id": child,
+        "episode_id": episode,
+        "team": team,
+        "payload": payload,
+    }
+    if worker is not None:
+        event["worker_id"] = worker
+    return event
+
+
+def _arrivals(rng: random.Random, first: int, last: int, expected: float) -> list[int]:
+    """Arrival keys in [first, last) days: mostly weekdays in office hours."""
+    count = int(expected + rng.random())
+    span = last - first
+    keys = []
+    for _ in range(count):
+        day = first + _below(rng, span)
+        if _weekday(day) >= 5 and rng.random() < 0.7:
+            day = first + _below(rng, span)
+        if rng.random() < 0.8:
+            minute = _between(rng, 8 * HOUR + 30, 18 * HOUR)
+        else:
+            minute = _below(rng, DAY)
+        keys.append(_clock(day * DAY + minute))
+    keys.sort()
+    return keys
+
+
+def generate(
+    *,
+    seed: int,
+    start: date,
+    end: date,
+    children_per_year: int,
+    teams: Mapping[str, Sequence[str]] | None = None,
+    source_system: str = "synthetic",
+) -> Iterator[dict[str, Any]]:
+    """Events of a fictional council, in event-time order, from ``start`` to ``end`` (exclusive),
+    preceded by the history of the children it already knows (see the module docstring).
+
+    ``teams`` maps services to their teams, in the order front door, assessment, child
+    protection, children in care (its last team works the court cases); by default the example
+    council's. The same arguments give the same events.
+    """
+    if end <= start:
+        raise ValueError("end must be after start")
+    if children_per_year < 0:
+        raise ValueError("children_per_year must not be negative")
+    stages = _Teams.from_services(DEFAULT_TEAMS if teams is None else teams)
+    include_from = _add_months(start.toordinal(), -BACKLOAD_MONTHS)
+    run = _Run(
+        seed=seed,
+        source_system=source_system,
+        teams=stages,
+        workers=_workers(stages, children_per_year),
+        horizon=end.toordinal(),
+        end_key=end.toordinal() * DAY,
+        start_key=start.toordinal() * DAY,
+        include_from_key=include_from * DAY,
+    )
+    return _stream(run, _add_months(start.toordinal(), -12 * WARMUP_YEARS), children_per_year)
+
+
+def _stream(run: _Run, first_day: int, children_per_year: int) -> Iterator[dict[str, Any]]:
+    heap: list[tuple[int, int, _Done]] = []
+    sequence = 0
+    number = 0
+    month = first_day
+    source = run.source_system
+    push, pop = heapq.heappush, heapq.heappop
+    while month < run.horizon:
+        following = min(_add_months(month, 1), run.horizon)
+        label = date.fromordinal(month).isoformat()
+        rng = random.Random(f"casetime-synthetic:{run.seed}:{label}")
+        expected = children_per_year * (following - month) / 365.25
+        for arrival in _arrivals(rng, month, following, expected):
+            number += 1
+            child = _Child(run, rng, number, arrival)
+            child.live(arrival)
+            for key, done in child.finish():
+                push(heap, (key, sequence, done))
+                sequence += 1
+        flush_before = following * DAY
+        while heap and heap[0][0] < flush_before:
+            key, _, done = pop(heap)
+            yield _materialise(key, done, source)
+        month = following
+    while heap:
+        key, _, done = pop(heap)
+        yield _materialise(key, done, source)
+
+
+# --- replay files ---------------------------------------------------------------------------
+
+
+def write_jsonl(events: Iterable[Mapping[str, Any]], path: str | Path) -> int:
+    """One event a line; returns how many were written."""
+    count = 0
+    with Path(path).open("w", encoding="utf-8") as out:
+        for event in events:
+            out.write(json.dumps(event, separators=(",", ":")))
+            out.write("\n")
+            count += 1
+    return count
+
+
+def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    with Path(path).open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                event: dict[str, Any] = json.loads(line)
+                yield event
+
+
+# --- posting to the ingest services ---------------------------------------------------------
+
+_KPI_SERVICE_PREFIXES: Final = (
+    ("ASMT", "assessments"),
+    ("PLO", "placements"),
+    ("PROC", "placements"),
+    ("CLA", "placements"),
+    ("PLACEMENT", "placements"),
+    ("RETURN", "placements"),
+)
+_OWNED: Final = frozenset(t for types in SERVICE_EVENT_TYPES.values() for t in types)
+
+
+def route_event(event: Mapping[str, Any], episode_services: MutableMapping[str, str]) -> str:
+    """The ingest service an event goes to. Owned types go to their owner, and the episode is
+    remembered in ``episode_services``; a void goes to the owner of the type it voids; an
+    exception reason to the service of the episode it is about (else by its KPI)."""
+    event_type = event["event_type"]
+    episode = event["episode_id"]
+    if event_type in _OWNED:
+        service = owner_of(event_type)
+        episode_services[episode] = service
+        return service
+    payload = event.get("payload") or {}
+    if event_type == "event_voided":
+        voided = payload.get("voided_event_type")
+        if voided in _OWNED:
+            return owner_of(voided)
+    if episode in episode_services:
+        return episode_services[episode]
+    kpi = str(payload.get("kpi", ""))
+    for prefix, service in _KPI_SERVICE_PREFIXES:
+        if kpi.startswith(prefix):
+            return service
+    return "referrals"
+
+
+class PostError(RuntimeError):
+    """An ingest service refused a batch (4xx), or stayed unavailable."""
+
+    def __init__(self, url: str, status: int | None, text: str) -> None:
+        super().__init__(f"POST {url} answered {status}: {text}")
+        self.url = url
+        self.status = status
+        self.text = text
+
+
+@dataclass
+class PostReport:
+    accepted: dict[str, int] = field(default_factory=dict)
+    elapsed_seconds: float = 0.0
+    batches: int = 0
+    retries: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.accepted.values())
+
+    @property
+    def events_per_second(self) -> float:
+        return self.total / self.elapsed_seconds if self.elapsed_seconds else 0.0
+
+
+def _retry_after(value: str | None, default: float) -> float:
+    try:
+        return min(max(float(value), 0.0), 60.0) if value is not None else default
+    except ValueError:
+        return default
+
+
+async def post_events(
+    events: Iterable[Mapping[str, Any]],
+    urls: Mapping[str, str],
+    *,
+    batch_size: int = 500,
+    concurrency: int = 4,
+    on_progress: Callable[[int], None] | None = None,
+    max_retries: int = 8,
+    timeout: float = 60.0,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> PostReport:
+    """POST events in batches to ``{urls[service]}/events/batch``, each to its service
+    (``route_event``).
+
+    Each service's events are split into ``concurrency`` lanes by child, and each lane posts its
+    batches one after another, so a child's events reach a service in order; at most
+    ``concurrency`` requests are in flight. A 503 is retried after its Retry-After (at most
+    ``max_retries`` times, as are connection errors); any other non-2xx answer raises
+    ``PostError`` with the response text. ``on_progress`` gets the count of each accepted batch.
+    """
+    import httpx
+
+    if not 1 <= batch_size <= 500:
+        raise ValueError("batch_size must be 1 to 500 (the ingest services' limit)")
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    report = PostReport(accepted={service: 0 for service in urls})
+    began = time.perf_counter()
+    episode_services: dict[str, str] = {}
+    gate = asyncio.Semaphore(concurrency)
+    buffers: dict[tuple[str, int], list[Mapping[str, Any]]] = {}
+    queues: dict[tuple[str, int], asyncio.Queue[list[Mapping[str, Any]] | None]] = {}
+
+    async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+
+        async def send(service: str, batch: list[Mapping[str, Any]]) -> None:
+            url = urls[service].rstrip("/") + "/events/batch"
+            attempt = 0
+            while True:
+                try:
+                    async with gate:
+                        response = await client.post(url, json={"events": batch})
+                except httpx.TransportError as exc:
+                    if attempt >= max_retries:
+                        raise PostError(url, None, repr(exc)) from exc
+                    attempt += 1
+                    report.retries += 1
+                    await asyncio.sleep(min(0.5 * 2**attempt, 10.0))
+                    continue
+                if response.status_code == 503 and attempt < max_retries:
+                    attempt += 1
+                    report.retries += 1
+                    await asyncio.sleep(_retry_after(response.headers.get("Retry-After"), 1.0))
+                    continue
+                if not response.is_success:
+                    raise PostError(url, response.status_code, response.text)
+                break
+            report.accepted[service] += len(batch)
+            report.batches += 1
+            if on_progress is not None:
+                on_progress(len(batch))
+
+        async def lane(service: str, queue: asyncio.Queue[list[Mapping[str, Any]] | None]) -> None:
+            while (batch := await queue.get()) is not None:
+                await send(service, batch)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for count, event in enumerate(events):
+                    service = route_event(event, episode_services)
+                    if service not in urls:
+                        raise KeyError(f"no URL for service {service!r}")
+                    slot = (service, zlib.crc32(str(event["child_id"]).encode()) % concurrency)
+                    if slot not in queues:
+                        queues[slot] = asyncio.Queue(maxsize=2)
+                        buffers[slot] = []
+                        group.create_task(lane(service, queues[slot]))
+                    buffer = buffers[slot]
+                    buffer.append(event)
+                    if len(buffer) >= batch_size:
+                        await queues[slot].put(buffer)
+                        buffers[slot] = []
+                    elif count % 1000 == 0:
+                        await asyncio.sleep(0)
+                for slot, buffer in buffers.items():
+                    if buffer:
+                        await queues[slot].put(buffer)
+                    await queues[slot].put(None)
+        except BaseExceptionGroup as group_error:
+            first = group_error.exceptions[0]
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            raise first from None
+    report.elapsed_seconds = time.perf_counter() - began
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Write a replay file: ``python -m casetime.synthetic SIZE START END OUT.jsonl [SEED]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("size", help=f"one of {', '.join(SIZES)}, or children per year")
+    parser.add_argument("start", type=date.fromisoformat)
+    parser.add_argument("end", type=date.fromisoformat, help="exclusive")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("seed", type=int, nargs="?", default=1)
+    args = parser.parse_args(argv)
+    size = int(args.size) if args.size.isdigit() else children_per_year_for(args.size)
+    events = generate(seed=args.seed, start=args.start, end=args.end, children_per_year=size)
+    print(f"{write_jsonl(events, args.out)} events written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
