@@ -160,6 +160,7 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
         checks = {
             "database": await store.ping(),
             "consumer": consumer.stats.running,
+            "consumer_progressing": not consumer.stats.stalled,
             "snapshot": refresher.snapshot is not None,
         }
         if not all(checks.values()):

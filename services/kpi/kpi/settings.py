@@ -19,6 +19,8 @@ class KpiSettings(ServiceSettings):
     consumer_group: str = "casetime-kpi"
     # Small in tests so a restarted consumer rejoins quickly; Kafka's default is 45 s.
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    # No progress for this long while events wait: the consumer is rebuilt.
+    consumer_stall_seconds: float = Field(default=60.0, gt=0)
     kpi_refresh_seconds: float = Field(default=10.0, gt=0)
     # Fix the as-at date (demos, tests, re-running a past month); default: today in London.
     kpi_as_at: date | None = None

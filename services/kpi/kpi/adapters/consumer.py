@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from casetime.eventlog import EventLog
 from casetime.events import parse_event
 from casetime.publishing import ensure_topics
-from casetime.topics import event_topics
+from casetime.topics import dead_letter_topic, event_topics
 from kpi.adapters.store import CaseStore
 from kpi.service import KafkaPosition, Recorded, apply_event
 from kpi.settings import KpiSettings
@@ -38,8 +38,34 @@ class ConsumerStats:
 
     applied: dict[str, int] = field(default_factory=lambda: {r.value: 0 for r in Recorded})
     dead_letters: int = 0
-    last_batch_monotonic: float | None = None
     running: bool = False
+    # events published but not yet applied, per topic and partition
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)
+    last_applied_at: float | None = None  # Unix time of the last applied batch
+    last_event_recorded_at: float | None = None  # recorded_at of the last applied event
+    last_progress_monotonic: float = field(default_factory=time.monotonic)
+    stalled: bool = False
+    restarts_after_stall: int = 0
+
+    @property
+    def total_lag(self) -> int:
+        return sum(self.lag.values())
+
+    def progressed(self) -> None:
+        self.last_progress_monotonic = time.monotonic()
+        self.stalled = False
+
+
+class ConsumerStalledError(Exception):
+    """No progress while events wait: the consumer is rebuilt (aiokafka can stall after a
+    broker restart or a rebalance)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    position: KafkaPosition
+    reason: str
+    value: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +79,10 @@ class RecordApplier:
         self._store = store
         self.stats = stats
 
-    async def apply(self, records: Sequence[RawRecord]) -> None:
+    async def apply(self, records: Sequence[RawRecord]) -> list[DeadLetter]:
+        """Apply in one transaction; return the records set aside as dead letters."""
+        dead: list[DeadLetter] = []
+        last_recorded = None
         async with self._store.transaction() as repo:
             for record in records:
                 position = record.position
@@ -61,8 +90,9 @@ class RecordApplier:
                     event = parse_event(record.value or b"")
                 except ValidationError as exc:
                     # Ingest validated it, so this is a contract mismatch: keep it, don't block.
-                    await repo.record_dead_letter(position, f"invalid event: {exc}", record.value)
-                    self.stats.dead_letters += 1
+                    reason = f"invalid event: {exc}"
+                    await repo.record_dead_letter(position, reason, record.value)
+                    dead.append(DeadLetter(position, reason, record.value))
                     log.error("dead letter at %s: not a valid event", position)
                     continue
                 try:
@@ -72,14 +102,20 @@ class RecordApplier:
                     raise  # the database is down or the transaction is gone: retry the batch
                 except Exception as exc:
                     # A broken invariant in this one event: keep it, don't block the partition.
-                    await repo.record_dead_letter(
-                        position, f"not applicable: {exc!r}", record.value
-                    )
-                    self.stats.dead_letters += 1
+                    reason = f"not applicable: {exc!r}"
+                    await repo.record_dead_letter(position, reason, record.value)
+                    dead.append(DeadLetter(position, reason, record.value))
                     log.exception("dead letter at %s: could not be applied", position)
                     continue
                 self.stats.applied[status.value] += 1
-        self.stats.last_batch_monotonic = time.monotonic()
+                last_recorded = event.recorded_at.timestamp()
+        # counted only once the transaction committed
+        self.stats.dead_letters += len(dead)
+        self.stats.last_applied_at = time.time()
+        if last_recorded is not None:
+            self.stats.last_event_recorded_at = last_recorded
+        self.stats.progressed()
+        return dead
 
 
 class EventSource(Protocol):
@@ -93,9 +129,10 @@ class EventSource(Protocol):
 class _Looping:
     """Runs ``_consume`` until stopped, reconnecting with back-off when it fails."""
 
-    failures: tuple[type[BaseException], ...] = (OSError, SQLAlchemyError)
+    failures: tuple[type[BaseException], ...] = (OSError, SQLAlchemyError, ConsumerStalledError)
 
     def __init__(self, settings: KpiSettings, store: CaseStore) -> None:
+        self._stall_seconds = settings.consumer_stall_seconds
         self._settings = settings
         self.stats = ConsumerStats()
         self._applier = RecordApplier(store, self.stats)
@@ -123,6 +160,8 @@ class _Looping:
                 delay = 0.5
             except self.failures as exc:
                 self.stats.running = False
+                if isinstance(exc, ConsumerStalledError):
+                    self.stats.restarts_after_stall += 1
                 log.warning("event source failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
@@ -130,13 +169,30 @@ class _Looping:
     async def _consume(self) -> None:
         raise NotImplementedError
 
+    def _check_progress(self) -> None:
+        """Caught up counts as progress; waiting events with no progress for too long is a stall."""
+        if self.stats.total_lag == 0:
+            self.stats.progressed()
+            return
+        idle = time.monotonic() - self.stats.last_progress_monotonic
+        if idle > self._stall_seconds:
+            self.stats.stalled = True
+            log.error(
+                "consumer stalled: %d events waiting, no progress for %.0fs; restarting it",
+                self.stats.total_lag,
+                idle,
+            )
+            raise ConsumerStalledError(f"no progress for {idle:.0f}s")
+
 
 class KafkaEventSource(_Looping):
-    failures = (KafkaError, OSError, SQLAlchemyError)
+    failures = (KafkaError, OSError, SQLAlchemyError, ConsumerStalledError)
+    LAG_CHECK_SECONDS = 2.0
 
     async def _consume(self) -> None:
         topics = event_topics(self._settings.topic_prefix)
-        await ensure_topics(self._settings, topics)
+        dead_letter_to = dead_letter_topic(self._settings.topic_prefix)
+        await ensure_topics(self._settings, (*topics, dead_letter_to))
         consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=self._settings.kafka_bootstrap_servers,
@@ -150,24 +206,63 @@ class KafkaEventSource(_Looping):
             heartbeat_interval_ms=max(self._settings.kafka_session_timeout_ms // 4, 500),
             max_poll_records=500,
         )
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            client_id="casetime-kpi-dead-letters",
+        )
         await consumer.start()
+        await producer.start()
         self.stats.running = True
+        self.stats.progressed()
         log.info("consuming %s as group %s", topics, self._settings.consumer_group)
+        next_lag_check = 0.0
         try:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
                 for partition, records in batches.items():
-                    await self._applier.apply(
+                    dead = await self._applier.apply(
                         [
                             RawRecord(KafkaPosition(r.topic, r.partition, r.offset), r.value)
                             for r in records
                         ]
                     )
+                    for letter in dead:
+                        await producer.send_and_wait(
+                            dead_letter_to,
+                            value=letter.value or b"",
+                            headers=[
+                                ("reason", letter.reason[:2000].encode()),
+                                ("topic", letter.position.topic.encode()),
+                                ("partition", str(letter.position.partition).encode()),
+                                ("offset", str(letter.position.offset).encode()),
+                            ],
+                        )
                     await consumer.commit({partition: records[-1].offset + 1})
+                if time.monotonic() >= next_lag_check:
+                    next_lag_check = time.monotonic() + self.LAG_CHECK_SECONDS
+                    await self._measure_lag(consumer)
+                    self._check_progress()
         finally:
             self.stats.running = False
             with contextlib.suppress(Exception):
+                await producer.stop()
+            with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """A fresh request for the end offsets, not the fetcher's cached high-water marks (a
+        stalled fetcher stops updating those)."""
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return
+        ends = await consumer.end_offsets(assigned)
+        lag = {}
+        for tp in assigned:
+            committed = await consumer.committed(tp)
+            lag[(tp.topic, tp.partition)] = max(ends[tp] - (committed or 0), 0)
+        self.stats.lag = lag
 
 
 class EmbeddedEventSource(_Looping):
@@ -179,13 +274,17 @@ class EmbeddedEventSource(_Looping):
         try:
             while not self._stopping.is_set():
                 records = await event_log.read(group, limit=500)
+                if records:
+                    await self._applier.apply(
+                        [RawRecord(KafkaPosition(r.topic, 0, r.offset), r.value) for r in records]
+                    )
+                    await event_log.commit(group, records[-1].offset + 1)
+                end, committed = await event_log.end_offset(), await event_log.committed(group)
+                # offsets run from 1: committed is the next offset to read
+                self.stats.lag = {("embedded", 0): max(end - max(committed, 1) + 1, 0)}
+                self._check_progress()
                 if not records:
                     await asyncio.sleep(0.2)
-                    continue
-                await self._applier.apply(
-                    [RawRecord(KafkaPosition(r.topic, 0, r.offset), r.value) for r in records]
-                )
-                await event_log.commit(group, records[-1].offset + 1)
         finally:
             self.stats.running = False
             event_log.close()

@@ -131,8 +131,39 @@ class KpiCollector(Collector):
             "Messages that could not be applied.",
             value=self._stats.dead_letters,
         )
+        stats = self._stats
         yield GaugeMetricFamily(
             "casetime_kpi_consumer_up",
-            "1 while the Kafka consumer is running.",
-            value=1 if self._stats.running else 0,
+            "1 while the event consumer is running.",
+            value=1 if stats.running else 0,
         )
+        yield GaugeMetricFamily(
+            "casetime_kpi_consumer_stalled",
+            "1 when events wait and the consumer has made no progress (it is being restarted).",
+            value=1 if stats.stalled else 0,
+        )
+        yield CounterMetricFamily(
+            "casetime_kpi_consumer_restarts_after_stall",
+            "Times the consumer was rebuilt because it stopped making progress.",
+            value=stats.restarts_after_stall,
+        )
+        lag = GaugeMetricFamily(
+            "casetime_kpi_consumer_lag_events",
+            "Events published but not yet applied, per topic and partition.",
+            labels=["topic", "partition"],
+        )
+        for (topic, partition), waiting in sorted(stats.lag.items()):
+            lag.add_metric([topic, str(partition)], waiting)
+        yield lag
+        if stats.last_applied_at is not None:
+            yield GaugeMetricFamily(
+                "casetime_kpi_last_applied_timestamp_seconds",
+                "When the consumer last applied a batch (Unix time).",
+                value=stats.last_applied_at,
+            )
+        if stats.last_event_recorded_at is not None:
+            yield GaugeMetricFamily(
+                "casetime_kpi_last_event_recorded_timestamp_seconds",
+                "recorded_at of the last event applied (Unix time).",
+                value=stats.last_event_recorded_at,
+            )

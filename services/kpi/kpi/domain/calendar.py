@@ -17,7 +17,6 @@ class WorkingDayConvention(StrEnum):
     INCLUSIVE = "inclusive"
 
 
-
 class WorkingDayCalendar:
     """Monday to Friday, less the given bank holidays.
 
