@@ -68,6 +68,10 @@ class EventLog:
     def _read(self, group: str, limit: int) -> list[LogRecord]:
         with self._lock:
             start = self._next_offset(group)
+        return self._read_from(start, limit)
+
+    def _read_from(self, start: int, limit: int) -> list[LogRecord]:
+        with self._lock:
             rows = self._db.execute(
                 "SELECT log_offset, topic, key, value FROM event_log"
                 " WHERE log_offset >= ? ORDER BY log_offset LIMIT ?",
@@ -100,6 +104,9 @@ class EventLog:
 
     async def read(self, group: str, limit: int = 500) -> list[LogRecord]:
         return await asyncio.to_thread(self._read, group, limit)
+
+    async def read_from(self, offset: int, limit: int = 500) -> list[LogRecord]:
+        return await asyncio.to_thread(self._read_from, offset, limit)
 
     async def commit(self, group: str, next_offset: int) -> None:
         await asyncio.to_thread(self._commit, group, next_offset)
