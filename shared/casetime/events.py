@@ -10,9 +10,10 @@ child's month of birth where an age band depends on it. No names, addresses, NHS
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -20,8 +21,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     StringConstraints,
+    Tag,
     TypeAdapter,
 )
 
@@ -210,6 +213,22 @@ class AssessmentCompleted(_Frozen):
     factors: frozenset[Code] = frozenset()
 
 
+class AssessmentOutcome(StrEnum):
+    NO_FURTHER_ACTION = "no_further_action"
+    EARLY_HELP = "early_help"
+    CHILD_IN_NEED_PLAN = "child_in_need_plan"
+    STRATEGY_DISCUSSION = "strategy_discussion"
+    LOOKED_AFTER = "looked_after"
+    OTHER = "other"
+    NOT_RECORDED = "not_recorded"  # what a version 1 event becomes when read as version 2
+
+
+class AssessmentCompletedV2(AssessmentCompleted):
+    """Version 2 adds what the assessment decided."""
+
+    outcome: AssessmentOutcome
+
+
 class VisitHeld(_Frozen):
     purpose: VisitPurpose
     child_seen: bool
@@ -320,7 +339,9 @@ class EventEnvelope(_Frozen):
         description="Amendments resend the same event_id with a higher revision,"
         " which replaces the old.",
     )
-    schema_version: Literal[1] = 1
+    # Narrowed to one version by each event type's subclass; senders may keep sending an older
+    # version of a type after a newer one is introduced.
+    schema_version: int = 1
     occurred_at: EventTime = Field(
         description="When it happened in the child's life: a date, or a date-time with offset."
     )
@@ -349,14 +370,20 @@ class EventEnvelope(_Frozen):
         return (self.event_id, self.revision)
 
 
-def _event(name: str, payload: type[_Frozen], doc: str) -> type[EventEnvelope]:
-    """One envelope subclass per event type, discriminated by event_type."""
+def _event(name: str, payload: type[_Frozen], doc: str, version: int = 1) -> type[EventEnvelope]:
+    """One envelope subclass per event type and schema version."""
+    suffix = "" if version == 1 else f"V{version}"
     model: type[EventEnvelope] = type(
-        "".join(part.title() for part in name.split("_")) + "Event",
+        "".join(part.title() for part in name.split("_")) + suffix + "Event",
         (EventEnvelope,),
         {
-            "__annotations__": {"event_type": Literal[name], "payload": payload},
-            "__doc__": doc,
+            "__annotations__": {
+                "event_type": Literal[name],
+                "schema_version": Literal[version],
+                "payload": payload,
+            },
+            "schema_version": version,
+            "__doc__": doc if version == 1 else f"{doc} (schema version {version})",
             "__module__": __name__,
         },
     )
@@ -418,24 +445,73 @@ EVENT_TYPES: dict[str, tuple[type[_Frozen], str]] = {
     "event_voided": (EventVoided, "An earlier event is withdrawn."),
 }
 
+# Later schema versions of an event type, and how to read an older version as the next one.
+# Old events stay on the topics for ever; consumers read them through these upcasts.
+LATER_VERSIONS: dict[str, dict[int, type[_Frozen]]] = {
+    "assessment_completed": {2: AssessmentCompletedV2},
+}
+UPCASTS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
+    ("assessment_completed", 1): lambda payload: {**payload, "outcome": "not_recorded"},
+}
+
 EVENT_MODELS: dict[str, type[EventEnvelope]] = {
     name: _event(name, payload, doc) for name, (payload, doc) in EVENT_TYPES.items()
 }
+VERSIONED_MODELS: dict[tuple[str, int], type[EventEnvelope]] = {
+    (name, 1): model for name, model in EVENT_MODELS.items()
+} | {
+    (name, version): _event(name, payload, EVENT_TYPES[name][1], version)
+    for name, versions in LATER_VERSIONS.items()
+    for version, payload in versions.items()
+}
 
 
-def _union(models: tuple[type[EventEnvelope], ...]) -> Any:
-    result: Any = models[0]
-    for model in models[1:]:
-        result = result | model
-    return result
+def latest_version(event_type: str) -> int:
+    return max(LATER_VERSIONS.get(event_type, {1: EVENT_TYPES[event_type][0]}))
+
+
+def _tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        event_type, version = value.get("event_type"), value.get("schema_version", 1)
+    else:
+        event_type = getattr(value, "event_type", None)
+        version = getattr(value, "schema_version", 1)
+    return f"{event_type} v{version}"
 
 
 def event_union(event_types: tuple[str, ...]) -> Any:
-    """A discriminated union of the given event types, for validation and OpenAPI."""
-    models = tuple(EVENT_MODELS[name] for name in event_types)
-    if len(models) == 1:
-        return models[0]
-    return Annotated[_union(models), Field(discriminator="event_type")]
+    """A union of the given event types in every schema version, told apart by event_type and
+    schema_version, for validation and OpenAPI."""
+    tagged = [
+        (f"{name} v{version}", model)
+        for (name, version), model in VERSIONED_MODELS.items()
+        if name in event_types
+    ]
+    if len(tagged) == 1:
+        return tagged[0][1]
+    members = tuple(Annotated[model, Tag(tag)] for tag, model in tagged)
+    expected = ", ".join(repr(tag) for tag, _ in tagged)
+    return Annotated[
+        Union[members],  # noqa: UP007  (a runtime tuple of members)
+        Discriminator(
+            _tag,
+            custom_error_type="unknown_event_type",
+            custom_error_message=(
+                "event_type and schema_version name no event accepted here; "
+                f"expected one of {expected}"
+            ),
+        ),
+    ]
+
+
+def upcast(event: EventEnvelope) -> EventEnvelope:
+    """The event as the latest schema version of its type (the domain reads only that)."""
+    while (step := (event.event_type, event.schema_version)) in UPCASTS:
+        body = event.model_dump(mode="json")
+        body["payload"] = UPCASTS[step](body["payload"])
+        body["schema_version"] = event.schema_version + 1
+        event = VERSIONED_MODELS[(event.event_type, event.schema_version + 1)].model_validate(body)
+    return event
 
 
 # Every event type, discriminated by event_type: what the KPI service reads off the topics.

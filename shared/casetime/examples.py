@@ -140,3 +140,20 @@ def example_event(event_type: str) -> dict[str, Any]:
 
 
 EXAMPLE_TYPES = tuple(_EXAMPLES)
+
+
+def example_of_version(event_type: str, version: int) -> dict[str, Any]:
+    """The example of a later schema version: the v1 example with that version's payload."""
+    event = example_event(event_type)
+    event["schema_version"] = version
+    event["payload"] = copy.deepcopy(_LATER_PAYLOADS[(event_type, version)])
+    return event
+
+
+_LATER_PAYLOADS: dict[tuple[str, int], dict[str, Any]] = {
+    ("assessment_completed", 2): {
+        "referral_id": "REF-2001",
+        "factors": ["3A", "4A"],
+        "outcome": "child_in_need_plan",
+    },
+}

@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, make_asgi_app
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from casetime.eventlog import EmbeddedPublisher
-from casetime.events import CONTRACT_VERSION, EVENT_TYPES, EventEnvelope, event_union
-from casetime.examples import example_event
+from casetime.events import CONTRACT_VERSION, VERSIONED_MODELS, EventEnvelope, event_union
+from casetime.examples import example_event, example_of_version
 from casetime.publishing import EventPublisher, KafkaPublisher, PublishUnavailableError
 from casetime.settings import ServiceSettings
 from casetime.topics import accepted_types, topic_for
@@ -25,7 +25,7 @@ from casetime.topics import accepted_types, topic_for
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
-_UNION_MEMBER_NAMES = frozenset(EVENT_TYPES) | {"datetime", "date"}
+_UNION_MEMBER_NAMES = frozenset(f"{t} v{v}" for t, v in VERSIONED_MODELS) | {"datetime", "date"}
 RETRY_AFTER_SECONDS = "5"
 
 
@@ -73,7 +73,7 @@ def describe_errors(errors: Any) -> list[dict[str, Any]]:
     described: dict[str, dict[str, Any]] = {}
     for error in errors:
         loc = [str(part) for part in error["loc"] if part != "body"]
-        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found", "unknown_event_type"):
             loc.append("event_type")
         # pydantic names the union member it tried; the sender's field names don't have it
         loc = [part for part in loc if part not in _UNION_MEMBER_NAMES]
@@ -134,6 +134,11 @@ def create_app(
     # Built at run time from the ownership table, so each service's OpenAPI lists its own types.
     event_body: Any = event_union(types)
     examples = {t: {"summary": t.replace("_", " "), "value": example_event(t)} for t in types}
+    examples |= {
+        f"{t} v{v}": {"summary": f"{t.replace('_', ' ')} (v{v})", "value": example_of_version(t, v)}
+        for (t, v) in VERSIONED_MODELS
+        if v > 1 and t in types
+    }
     event_adapter: TypeAdapter[EventEnvelope] = TypeAdapter(event_body)
 
     async def publish(events: list[EventEnvelope]) -> None:

@@ -55,6 +55,7 @@ from casetime.events import (
     as_start_instant,
     is_date_only,
     local_date,
+    upcast,
 )
 
 EpisodeKind = Literal[
@@ -773,7 +774,8 @@ def fold(kind: EpisodeKind, events: Sequence[EventEnvelope]) -> AnyEpisode | Non
     """The episode's state from its live events, or None when none are left."""
     if not events:
         return None
-    ordered = sorted(events, key=_event_time_order)
+    # older schema versions are read as the latest, so each fold knows one payload model
+    ordered = sorted((upcast(e) for e in events), key=_event_time_order)
     last = ordered[-1]
     base = {"episode_id": last.episode_id, "child_id": last.child_id, "team": last.team}
     return FOLDS[kind](base, ordered)
