@@ -8,7 +8,7 @@ yet seen, and live events exclude voided events and the voids themselves.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -258,6 +258,15 @@ class FakeCaseRepository:
             and not isinstance(event.payload, EventVoided)
             and event.event_id not in self.voided_by
         ]
+
+    async def live_events_of(
+        self, keys: Sequence[EpisodeKey]
+    ) -> dict[EpisodeKey, Sequence[EventEnvelope]]:
+        return {key: await self.live_events(key) for key in keys}
+
+    async def save_episodes(self, episodes: Mapping[EpisodeKey, AnyEpisode | None]) -> None:
+        for key, episode in episodes.items():
+            await self.save_episode(key, episode)
 
     async def save_episode(self, key: EpisodeKey, episode: AnyEpisode | None) -> None:
         self.saved.append(key)

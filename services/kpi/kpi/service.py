@@ -7,7 +7,7 @@ the event store and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -59,18 +59,30 @@ class CaseRepository(Protocol):
 
     async def save_episode(self, key: EpisodeKey, episode: AnyEpisode | None) -> None: ...
 
+    async def live_events_of(
+        self, keys: Sequence[EpisodeKey]
+    ) -> Mapping[EpisodeKey, Sequence[EventEnvelope]]:
+        """The live events of several episodes at once."""
+        ...
+
+    async def save_episodes(self, episodes: Mapping[EpisodeKey, AnyEpisode | None]) -> None:
+        """Replace the state of several episodes at once (None: the episode is gone)."""
+        ...
+
 
 def episode_key(event: EventEnvelope) -> EpisodeKey | None:
     kind = episode_kind(event)
     return None if kind is None else (kind, event.episode_id, event.child_id)
 
 
-async def apply_event(
+async def record_event(
     repo: CaseRepository, event: EventEnvelope, position: KafkaPosition | None = None
-) -> Recorded:
+) -> tuple[Recorded, set[EpisodeKey]]:
+    """Dedupe and store the event (and its voids); return what it did and the episodes whose
+    state it changed. Folding them is left to ``refold``, once per batch."""
     result = await repo.record_event(event, position)
     if result.status in (Recorded.DUPLICATE, Recorded.STALE):
-        return result.status
+        return result.status, set()
     changed: list[EventEnvelope | None] = []
     previous = result.previous
     if previous is not None and isinstance(previous.payload, EventVoided):
@@ -85,6 +97,20 @@ async def apply_event(
     else:
         changed.extend((previous, event))
     touched = {key for e in changed if e is not None and (key := episode_key(e)) is not None}
-    for key in sorted(touched):
-        await repo.save_episode(key, fold(key[0], await repo.live_events(key)))
-    return result.status
+    return result.status, touched
+
+
+async def refold(repo: CaseRepository, keys: set[EpisodeKey]) -> None:
+    """Recompute and save the state of each episode from its live events."""
+    if not keys:
+        return
+    events = await repo.live_events_of(sorted(keys))
+    await repo.save_episodes({key: fold(key[0], events.get(key, [])) for key in sorted(keys)})
+
+
+async def apply_event(
+    repo: CaseRepository, event: EventEnvelope, position: KafkaPosition | None = None
+) -> Recorded:
+    status, touched = await record_event(repo, event, position)
+    await refold(repo, touched)
+    return status

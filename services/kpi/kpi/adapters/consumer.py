@@ -1,9 +1,10 @@
 """Event sources for the KPI service: the Kafka consumer group, or the embedded event log.
 
-Both hand batches to one RecordApplier: one database transaction applies every record (each in
-a savepoint, so one bad record cannot undo the others), and only then is the position
-committed. A crash between the two redelivers the batch, and the event store turns the
-redelivery into duplicates.
+Both hand batches to one RecordApplier: one database transaction records every event and folds
+the episodes the batch touched, and only then is the position committed. A record that is not
+a valid event is set aside as a dead letter; it never blocks the ones after it. A crash between
+the commit and the position redelivers the batch, and the event store turns the redelivery
+into duplicates.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from casetime.eventlog import EventLog
 from casetime.events import parse_event
 from casetime.publishing import ensure_topics
 from casetime.topics import dead_letter_topic, event_topics
-from kpi.adapters.store import CaseStore
-from kpi.service import KafkaPosition, Recorded, apply_event
+from kpi.adapters.store import CaseStore, SqlCaseRepository
+from kpi.service import EpisodeKey, KafkaPosition, Recorded, record_event, refold
 from kpi.settings import KpiSettings
 
 log = logging.getLogger(__name__)
@@ -80,42 +81,57 @@ class RecordApplier:
         self.stats = stats
 
     async def apply(self, records: Sequence[RawRecord]) -> list[DeadLetter]:
-        """Apply in one transaction; return the records set aside as dead letters."""
+        """Apply in one transaction; return the records set aside as dead letters.
+
+        Each event is deduped and stored as it comes; the episodes the batch touched are folded
+        once, at the end of the batch."""
         dead: list[DeadLetter] = []
         last_recorded = None
+        statuses: list[Recorded] = []
         async with self._store.transaction() as repo:
+            touched: set[EpisodeKey] = set()
             for record in records:
-                position = record.position
                 try:
                     event = parse_event(record.value or b"")
                 except ValidationError as exc:
                     # Ingest validated it, so this is a contract mismatch: keep it, don't block.
                     reason = f"invalid event: {exc}"
-                    await repo.record_dead_letter(position, reason, record.value)
-                    dead.append(DeadLetter(position, reason, record.value))
-                    log.error("dead letter at %s: not a valid event", position)
+                    await repo.record_dead_letter(record.position, reason, record.value)
+                    dead.append(DeadLetter(record.position, reason, record.value))
+                    log.error("dead letter at %s: not a valid event", record.position)
                     continue
-                try:
-                    async with repo.savepoint():
-                        status = await apply_event(repo, event, position)
-                except SQLAlchemyError:
-                    raise  # the database is down or the transaction is gone: retry the batch
-                except Exception as exc:
-                    # A broken invariant in this one event: keep it, don't block the partition.
-                    reason = f"not applicable: {exc!r}"
-                    await repo.record_dead_letter(position, reason, record.value)
-                    dead.append(DeadLetter(position, reason, record.value))
-                    log.exception("dead letter at %s: could not be applied", position)
-                    continue
-                self.stats.applied[status.value] += 1
+                status, keys = await record_event(repo, event, record.position)
+                statuses.append(status)
+                touched |= keys
                 last_recorded = event.recorded_at.timestamp()
+            await self._refold(repo, touched)
         # counted only once the transaction committed
+        for status in statuses:
+            self.stats.applied[status.value] += 1
         self.stats.dead_letters += len(dead)
         self.stats.last_applied_at = time.time()
         if last_recorded is not None:
             self.stats.last_event_recorded_at = last_recorded
         self.stats.progressed()
         return dead
+
+    async def _refold(self, repo: SqlCaseRepository, keys: set[EpisodeKey]) -> None:
+        try:
+            await refold(repo, keys)
+        except SQLAlchemyError:
+            raise  # the database is down or the transaction is gone: retry the batch
+        except Exception:
+            # A broken invariant in some episode: fold the others, keep the rest as they were.
+            log.exception("folding the batch's episodes failed; folding them one by one")
+            for key in sorted(keys):
+                try:
+                    await refold(repo, {key})
+                except SQLAlchemyError:
+                    raise
+                except Exception as exc:
+                    log.exception("episode %s could not be folded; its state is unchanged", key)
+                    position = KafkaPosition(f"episode:{key[0]}", 0, 0)
+                    await repo.record_dead_letter(position, f"fold failed: {exc!r}", None)
 
 
 class EventSource(Protocol):

@@ -83,7 +83,8 @@ class SnapshotRefresher:
                 await self.refresh()
             except Exception:
                 log.exception("KPI snapshot refresh failed; keeping the previous one")
-            await asyncio.sleep(self._interval)
+            # a large case book takes a while to evaluate: leave the consumer most of the CPU
+            await asyncio.sleep(max(self._interval, 3 * (self.refresh_seconds or 0)))
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, func, select, text, update
+from sqlalchemy import and_, delete, event, func, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -32,6 +33,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int = 200) -> Iterator[list[T]]:
+    # bounded statements: SQLite allows at most 32,766 parameters in one
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
 class SqlCaseRepository:
     """CaseRepository over one open AsyncSession (one transaction)."""
 
@@ -39,11 +49,13 @@ class SqlCaseRepository:
         self._session = session
         dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
         self._insert: Any = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        self._voided_ids: set[str] | None = None
 
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        async with self._session.begin_nested():
-            yield
+    async def _pending_voids(self) -> set[str]:
+        """Ids named by a void, read once per transaction: voids are rare, events many."""
+        if self._voided_ids is None:
+            self._voided_ids = set(await self._session.scalars(select(_VOID.c.voided_event_id)))
+        return self._voided_ids
 
     async def record_event(
         self, event: EventEnvelope, position: KafkaPosition | None
@@ -69,10 +81,10 @@ class SqlCaseRepository:
             self._insert(_EVENT).values(**values).on_conflict_do_nothing()
         )
         if inserted.rowcount == 1:  # type: ignore[attr-defined]
-            void = await self._session.scalar(
-                select(_VOID.c.void_event_id).where(_VOID.c.voided_event_id == event.event_id)
-            )
-            if void is not None:
+            if event.event_id in await self._pending_voids():
+                void = await self._session.scalar(
+                    select(_VOID.c.void_event_id).where(_VOID.c.voided_event_id == event.event_id)
+                )
                 await self._mark_voided(event.event_id, void)
             return RecordResult(Recorded.NEW)
         held = (
@@ -97,6 +109,7 @@ class SqlCaseRepository:
         )
 
     async def void_event(self, voided_event_id: str, void_event_id: str) -> EventEnvelope | None:
+        (await self._pending_voids()).add(voided_event_id)
         await self._session.execute(
             self._insert(_VOID)
             .values(voided_event_id=voided_event_id, void_event_id=void_event_id)
@@ -111,6 +124,7 @@ class SqlCaseRepository:
         return parse_event(body)
 
     async def unvoid_event(self, voided_event_id: str) -> EventEnvelope | None:
+        (await self._pending_voids()).discard(voided_event_id)
         await self._session.execute(delete(_VOID).where(_VOID.c.voided_event_id == voided_event_id))
         body = await self._session.scalar(
             select(_EVENT.c.body).where(_EVENT.c.event_id == voided_event_id)
@@ -159,6 +173,53 @@ class SqlCaseRepository:
             )
         )
 
+    async def live_events_of(
+        self, keys: Sequence[EpisodeKey]
+    ) -> dict[EpisodeKey, list[EventEnvelope]]:
+        found: dict[EpisodeKey, list[EventEnvelope]] = defaultdict(list)
+        for chunk in _chunks(keys):
+            rows = await self._session.execute(
+                select(
+                    _EVENT.c.episode_kind, _EVENT.c.episode_id, _EVENT.c.child_id, _EVENT.c.body
+                ).where(
+                    tuple_(_EVENT.c.episode_kind, _EVENT.c.episode_id, _EVENT.c.child_id).in_(
+                        chunk
+                    ),
+                    _EVENT.c.voided_by.is_(None),
+                    _EVENT.c.event_type != "event_voided",
+                )
+            )
+            for kind, episode_id, child_id, body in rows:
+                found[(kind, episode_id, child_id)].append(parse_event(body))
+        return found
+
+    async def save_episodes(self, episodes: Mapping[EpisodeKey, AnyEpisode | None]) -> None:
+        keys = list(episodes)
+        for chunk in _chunks(keys):
+            await self._session.execute(
+                delete(_EPISODE).where(
+                    tuple_(_EPISODE.c.kind, _EPISODE.c.episode_id, _EPISODE.c.child_id).in_(chunk)
+                )
+            )
+        now = _now()
+        rows = [
+            {
+                "kind": kind,
+                "episode_id": episode_id,
+                "child_id": child_id,
+                "team": episode.team,
+                "opened_on": episode.opened_on,
+                "closed_on": episode.closed_on,
+                "referral_id": episode.linked_referral_id,
+                "state": episode.model_dump_json(),
+                "updated_at": now,
+            }
+            for (kind, episode_id, child_id), episode in episodes.items()
+            if episode is not None
+        ]
+        for batch in _chunks(rows):
+            await self._session.execute(_EPISODE.insert(), batch)
+
     async def record_dead_letter(
         self, position: KafkaPosition, reason: str, raw: bytes | None
     ) -> None:
@@ -179,6 +240,8 @@ class CaseStore:
 
     def __init__(self, database_url: str) -> None:
         self.engine: AsyncEngine = create_async_engine(database_url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            _configure_sqlite(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
@@ -210,3 +273,24 @@ class CaseStore:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """Embedded mode. WAL with synchronous=NORMAL keeps every committed transaction when the
+    process is killed (an operating-system crash may lose the last ones; the state can be
+    rebuilt from the event log). The driver's own transaction handling is switched off so that
+    SQLAlchemy's BEGIN and SAVEPOINTs mean what they say (the SQLAlchemy documentation's
+    recipe for pysqlite and aiosqlite)."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")

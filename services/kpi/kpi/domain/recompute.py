@@ -26,21 +26,31 @@ def latest_revisions(events: Iterable[EventEnvelope]) -> dict[str, EventEnvelope
 def live_events(events: Iterable[EventEnvelope]) -> list[EventEnvelope]:
     """Every event not withdrawn by a live void (voids themselves are not live events)."""
     latest = latest_revisions(events)
-    voids = {e.event_id: e.payload for e in latest.values() if isinstance(e.payload, EventVoided)}
+    voids_of: dict[str, list[str]] = defaultdict(list)  # event id -> ids of voids naming it
+    for e in latest.values():
+        if isinstance(e.payload, EventVoided):
+            voids_of[e.payload.voided_event_id].append(e.event_id)
+    withdrawn_memo: dict[str, bool] = {}
 
     def withdrawn(event_id: str, depth: int = 0) -> bool:
         # withdrawn when a void that is not itself withdrawn names it
-        return depth < 50 and any(
-            target.voided_event_id == event_id and not withdrawn(void_id, depth + 1)
-            for void_id, target in voids.items()
-        )
+        if event_id not in withdrawn_memo:
+            withdrawn_memo[event_id] = depth < 50 and any(
+                not withdrawn(void_id, depth + 1) for void_id in voids_of.get(event_id, ())
+            )
+        return withdrawn_memo[event_id]
 
-    return [e for e in latest.values() if e.event_id not in voids and not withdrawn(e.event_id)]
+    return [
+        e
+        for e in latest.values()
+        if not isinstance(e.payload, EventVoided) and not withdrawn(e.event_id)
+    ]
 
 
-def episodes_from_events(events: Iterable[EventEnvelope]) -> list[AnyEpisode]:
+def episodes_from_events(live: Iterable[EventEnvelope]) -> list[AnyEpisode]:
+    """Fold live events (see ``live_events``) into episodes."""
     grouped: dict[tuple[EpisodeKind, str, str], list[EventEnvelope]] = defaultdict(list)
-    for event in live_events(events):
+    for event in live:
         kind = episode_kind(event)
         if kind is not None:
             grouped[(kind, event.episode_id, event.child_id)].append(event)
@@ -48,11 +58,11 @@ def episodes_from_events(events: Iterable[EventEnvelope]) -> list[AnyEpisode]:
     return [episode for episode in folded if episode is not None]
 
 
-def recording_counts(events: Iterable[EventEnvelope]) -> list[RecordingCount]:
-    counts = Counter((e.team, e.occurred_on, e.recorded_on) for e in live_events(events))
+def recording_counts(live: Iterable[EventEnvelope]) -> list[RecordingCount]:
+    counts = Counter((e.team, e.occurred_on, e.recorded_on) for e in live)
     return [RecordingCount(*key, count) for key, count in sorted(counts.items())]
 
 
 def casebook_from_events(events: Iterable[EventEnvelope]) -> CaseBook:
-    materialised = list(events)
-    return CaseBook(episodes_from_events(materialised), recording_counts(materialised))
+    live = live_events(events)
+    return CaseBook(episodes_from_events(live), recording_counts(live))
