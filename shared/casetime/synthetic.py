@@ -9,13 +9,14 @@ exact wire form an ingest service accepts, in event-time order, identical for th
 What a run contains:
 
 - ``children_per_year`` new children reach the front door each year (their first contact);
-  re-contacts and re-referrals come on top, so referrals are about 0.8 of it.
+  re-contacts and re-referrals come on top; referrals are about 0.93 of it.
 - The council already knows children when the window opens. Children are simulated from
   ``WARMUP_YEARS`` before ``start``; every child with any event from 12 months before ``start``
   comes with their whole history (a case system's backload), so point-in-time KPIs such as
   children looked after for 2.5 years, and look-back KPIs such as returns to care, have their
-  cohorts from the first day. Those events are dated before ``start`` and come first. Nothing
-  dated on or after ``end`` (exclusive) is sent.
+  cohorts from the first day. Those events are dated before ``start`` and come first (visits
+  and core groups only for the last 12 months of it). Nothing dated on or after ``end``
+  (exclusive) is sent.
 - Some events are recorded late, a few are amended (same event id, revision 2) and a few
   duplicates are recorded and then voided; exception reasons are recorded for part of the
   breaches.
@@ -43,8 +44,9 @@ import zlib
 from bisect import bisect_right, insort
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
 from datetime import date, datetime, timedelta
+from itertools import accumulate
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -76,13 +78,14 @@ DEFAULT_TEAMS: Final[Mapping[str, Sequence[str]]] = {
 }
 
 # Named sizes: children_per_year (new children at the front door a year). Referrals are about
-# 0.8 of it: "mid-sized" is ~3,200 referrals a year; "large" about 3% of England; "national"
-# England's ~633,000 referrals and on the order of ten million events a year (catalogue 8).
+# 0.93 of it with re-referrals: "mid-sized" is ~3,300 referrals and ~60,000 events a year;
+# "large" about 3% of England; "national" England's ~633,000 referrals and on the order of ten
+# million events a year (catalogue section 8).
 SIZES: Final[Mapping[str, int]] = {
     "small-team": 400,
-    "mid-sized": 4_000,
-    "large": 24_000,
-    "national": 800_000,
+    "mid-sized": 3_500,
+    "large": 20_000,
+    "national": 680_000,
 }
 
 WARMUP_YEARS: Final = 5
@@ -128,12 +131,15 @@ def _day_text(ordinal: int) -> tuple[str, str, str]:
     return found
 
 
+_CLOCK_TEXT = tuple(f"T{m // 60:02d}:{m % 60:02d}:00" for m in range(DAY))
+
+
 def _format(key: int, timed: bool) -> str:
     ordinal, minute = divmod(key, DAY)
-    iso, early, late = _day_text(ordinal)
+    iso, early, late = _DAY_TEXT.get(ordinal) or _day_text(ordinal)
     if not timed:
         return iso
-    return f"{iso}T{minute // 60:02d}:{minute % 60:02d}:00{early if minute < 60 else late}"
+    return iso + _CLOCK_TEXT[minute] + (early if minute < 60 else late)
 
 
 def _clock(key: int) -> int:
@@ -270,6 +276,7 @@ AMENDABLE: Final = frozenset(
     {"referral_received", "visit_held", "placement_started", "assessment_completed"}
 )
 DUPLICATED: Final = frozenset({"visit_held", "case_allocated", "core_group_held"})
+RECURRING: Final = frozenset({"visit_held", "core_group_held"})
 
 # Chances: the knobs that make the figures look like England's.
 P_CONTACT_REFERRAL = 0.62
@@ -281,11 +288,11 @@ P_SECTION_47 = 0.88
 P_ICPC = 0.33
 P_PLAN = 0.86
 P_CIN_PLAN = 0.30
-P_VOLUNTARY_CARE = 0.022
-P_REREFERRAL = 0.27
+P_VOLUNTARY_CARE = 0.03
+P_REREFERRAL = 0.42
 P_LATE_RECORDING = 0.05
 P_AMEND = 0.004
-P_DUPLICATE_VOIDED = 0.003
+P_DUPLICATE_VOIDED = 0.0004
 P_EXCEPTION = 0.5
 
 
@@ -351,7 +358,8 @@ class _Child:
         self.run = run
         self.rng = rng
         self.number = number
-        self.child_id = f"C-{number:06d}"
+        self.tag = f"{number:06d}"
+        self.child_id = f"C-{self.tag}"
         self.events: list[_Raw] = []
         self.ids = 0
         self.locality = _below(rng, 6)
@@ -373,7 +381,7 @@ class _Child:
 
     def new_id(self, prefix: str) -> str:
         self.ids += 1
-        return f"{prefix}-{self.number:06d}-{self.ids}"
+        return f"{prefix}-{self.tag}-{self.ids}"
 
     def ev(
         self,
@@ -387,7 +395,9 @@ class _Child:
     ) -> None:
         self.events.append((key, event_type, timed, episode, payload, team, worker))
 
-    def on(self, day: int, event_type: str, episode: str, payload: dict[str, Any], team: str) -> None:
+    def on(
+        self, day: int, event_type: str, episode: str, payload: dict[str, Any], team: str
+    ) -> None:
         """A date-only event."""
         self.events.append((day * DAY, event_type, False, episode, payload, team, None))
 
@@ -417,7 +427,7 @@ class _Child:
         insort(self.allocations, (day, worker))
         self.ev("case_allocated", self.office_time(day), self.case_id, {}, team, True, worker)
 
-    def reallocate(self, start: int, end: int, team: str, chance: float = 0.28) -> None:
+    def reallocate(self, start: int, end: int, team: str, chance: float = 0.33) -> None:
         """Social workers leave: each half year of a long episode may bring a new one."""
         day = start + 182
         while day < min(end, self.horizon):
@@ -425,14 +435,18 @@ class _Child:
                 self.allocate(day - _between(self.rng, 0, 150), team)
             day += 182
 
-    def exception(self, day: int, episode: str, kpi: str, reasons: Sequence[str], team: str) -> None:
+    def exception(
+        self, day: int, episode: str, kpi: str, reasons: Sequence[str], team: str
+    ) -> None:
         if self.rng.random() >= P_EXCEPTION:
             return
         reason = _pick(self.rng, reasons)
         payload: dict[str, Any] = {"kpi": kpi, "reason": reason}
         if reason == "other":
             payload["other_text"] = _pick(self.rng, OTHER_TEXTS)
-        self.on(day + _between(self.rng, 0, 10), "exception_reason_recorded", episode, payload, team)
+        self.on(
+            day + _between(self.rng, 0, 10), "exception_reason_recorded", episode, payload, team
+        )
 
     def visits(
         self,
@@ -445,7 +459,9 @@ class _Child:
     ) -> None:
         """Visits from ``start`` until ``end``, each ``gap(previous, count)`` days after the
         previous one."""
-        rng = self.rng
+        rand = self.rng.random
+        append = self.events.append
+        tag = self.tag
         stop = min(end, self.horizon)
         day = start
         count = 0
@@ -455,15 +471,17 @@ class _Child:
             if day >= stop:
                 return
             count += 1
-            seen = rng.random() < 0.95
-            key = _clock(day * DAY + _between(rng, 9 * HOUR, 19 * HOUR))
+            seen = rand() < 0.95
+            key = day * DAY + 9 * HOUR + int(rand() * 600)  # 09:00 to 19:00
             payload = {
                 "purpose": purpose,
                 "child_seen": seen,
-                "child_seen_alone": seen and old_enough and rng.random() < 0.75,
+                "child_seen_alone": seen and old_enough and rand() < 0.75,
                 "serves_episode_id": serves,
             }
-            self.ev("visit_held", key, self.new_id("VIS"), payload, team, True, self.worker_on(day))
+            self.ids += 1
+            visit = f"VIS-{tag}-{self.ids}"
+            append((key, "visit_held", True, visit, payload, team, self.worker_on(day)))
 
     # --- the life -------------------------------------------------------------------------
 
@@ -493,26 +511,32 @@ class _Child:
             )
         r = rng.random()
         if not into_care and r >= P_CONTACT_REFERRAL:
-            outcome = "early_help" if r < P_CONTACT_REFERRAL + P_CONTACT_EARLY_HELP else (
-                "no_further_action"
+            outcome = (
+                "early_help"
+                if r < P_CONTACT_REFERRAL + P_CONTACT_EARLY_HELP
+                else ("no_further_action")
             )
-            self.ev("contact_decision", decided, contact, {"outcome": outcome}, teams.contacts, True)
+            self.ev(
+                "contact_decision", decided, contact, {"outcome": outcome}, teams.contacts, True
+            )
             if rng.random() < P_RECONTACT:
                 return self.contact_time(decided // DAY + _between(rng, 14, 400)), False
             return None, False
         referral = self.new_id("REF")
         payload = {"outcome": "progressed_to_referral", "referral_id": referral}
         self.ev("contact_decision", decided, contact, payload, teams.contacts, True)
-        closed, returned_home = self.referral(referral, _clock(decided + _between(rng, 1, 25)), into_care)
+        closed, returned_home = self.referral(
+            referral, _clock(decided + _between(rng, 1, 25)), into_care
+        )
         if closed is None:
             return None, False
         if returned_home is not None and rng.random() < 0.24:
             # back into care: a new referral within the year after going home
             back = max(closed + 7, returned_home + _between(rng, 30, 330))
             return self.contact_time(back), True
-        chance = P_REREFERRAL + (0.1 if self.had_plan else 0.0)
+        chance = P_REREFERRAL + (0.15 if self.had_plan else 0.0)
         if rng.random() < chance:
-            return self.contact_time(closed + 7 + int(rng.expovariate(1 / 150))), False
+            return self.contact_time(closed + 7 + int(rng.expovariate(1 / 110))), False
         return None, False
 
     def contact_time(self, day: int) -> int:
@@ -540,9 +564,12 @@ class _Child:
         else:
             decided = _clock(key + _between(rng, 24 * HOUR + 30, 96 * HOUR))
         nfa = not into_care and rng.random() < P_REFERRAL_NFA
-        strategy = not nfa and not into_care and rng.random() < P_STRATEGY
-        next_steps = "no_further_action" if nfa else (
-            "strategy_discussion" if strategy else "assessment"
+        # a child who has been on a plan is more often back in child protection
+        strategy = (
+            not nfa and not into_care and rng.random() < (0.6 if self.had_plan else P_STRATEGY)
+        )
+        next_steps = (
+            "no_further_action" if nfa else ("strategy_discussion" if strategy else "assessment")
         )
         self.ev(
             "referral_decision",
@@ -650,9 +677,11 @@ class _Child:
         payload = {"referral_id": referral, "strategy_discussion_id": strategy}
         self.on(held_day, "section_47_started", section_47, payload, team)
         emergency = held_day + _between(rng, 1, 10) if rng.random() < 0.035 else None
-        if rng.random() >= P_ICPC:
+        if rng.random() >= (0.6 if self.had_plan else P_ICPC):
             done = _add_working_days(held_day, _between(rng, 3, 20))
-            self.on(done, "section_47_completed", section_47, {"outcome": "icpc_not_required"}, team)
+            self.on(
+                done, "section_47_completed", section_47, {"outcome": "icpc_not_required"}, team
+            )
             return held_day, None, emergency
         in_time = rng.random() < 0.81
         wait = _between(rng, 6, 15) if in_time else _between(rng, 16, 35)
@@ -682,7 +711,9 @@ class _Child:
         self.allocate(icpc_day + _between(rng, 0, 5), team)
         # how many review conferences until the plan ends (the last one ends it)
         r = rng.random()
-        reviews_wanted = 1 if r < 0.28 else 2 if r < 0.63 else 3 if r < 0.83 else 4 if r < 0.95 else 5
+        reviews_wanted = (
+            1 if r < 0.28 else 2 if r < 0.63 else 3 if r < 0.83 else 4 if r < 0.95 else 5
+        )
         # pre-proceedings or care, while on the plan
         plo: tuple[int, int, bool] | None = None  # start, conclusion, issued
         care_day: int | None = None
@@ -715,7 +746,7 @@ class _Child:
         end = min(natural_end, care_day) if care_day is not None else natural_end
         ended_by_review = end == natural_end and (care_day is None or care_day > natural_end)
         if end >= self.adult_day:
-            end, ended_by_review = self.adult_day - 1, False
+            end, ended_by_review = max(self.adult_day - 1, icpc_day), False
         for held, in_time in reviews:
             if held > end or (held == end and not ended_by_review):
                 break
@@ -741,8 +772,10 @@ class _Child:
         self.visits("child_protection", plan, icpc_day, end, team, cp_gap)
         if plo is not None:
             self.pre_proceedings(*plo)
-        reason = "looked_after" if care_day is not None and end == care_day else (
-            _pick(rng, PLAN_END_REASONS) if end < self.adult_day - 1 else "child_18"
+        reason = (
+            "looked_after"
+            if care_day is not None and end == care_day
+            else (_pick(rng, PLAN_END_REASONS) if end < self.adult_day - 1 else "child_18")
         )
         self.on(end, "cp_plan_ended", plan, {"reason": reason}, team)
         if care_day is not None and care_day == end:
@@ -763,6 +796,8 @@ class _Child:
 
     def cin_plan(self, start: int, team: str) -> int:
         rng = self.rng
+        if start >= self.adult_day - 7:
+            return start
         plan = self.new_id("CIN")
         end = min(start + _between(rng, 90, 365), self.adult_day - 1)
         self.on(start, "cin_plan_started", plan, {}, team)
@@ -791,8 +826,11 @@ class _Child:
                 extended = True
                 when = issued + 175 - _between(rng, 0, 14) + 56 * j
                 reason = _pick(rng, PROCEEDINGS_REASONS)
-                payload = {"weeks": 8 if rng.random() < 0.8 else _between(rng, 2, 7), "reason": reason}
-                self.on(when, "care_proceedings_extension_granted", proceedings, payload, team)
+                extension: dict[str, Any] = {
+                    "weeks": 8 if rng.random() < 0.8 else _between(rng, 2, 7),
+                    "reason": reason,
+                }
+                self.on(when, "care_proceedings_extension_granted", proceedings, extension, team)
         order = _weighted(rng, FINAL_ORDERS, FINAL_ORDER_WEIGHTS)
         self.on(concluded, "care_proceedings_concluded", proceedings, {"final_order": order}, team)
         if not in_time:
@@ -803,6 +841,9 @@ class _Child:
     def care_and_after(self, entry: int, *, proceedings: bool) -> tuple[int | None, int | None]:
         """Looked after from ``entry``; then home, adoption, special guardianship or adulthood."""
         rng = self.rng
+        if entry >= self.adult_day - 30:  # nearly 18: adult services, not care
+            team = self.team(self.run.teams.assessment)
+            return self.close(entry, "RC5", team), None
         order: str | None = None
         order_day = entry
         if proceedings:
@@ -862,7 +903,7 @@ class _Child:
         }
         self.on(start, "period_of_care_started", poc, payload, team)
         self.allocate(start, team)
-        self.reallocate(start, end, team, 0.22)
+        self.reallocate(start, end, team, 0.28)
         stop = min(end, self.horizon)
         self.placements(poc, start, end, team)
         self.care_reviews(poc, start, stop, team)
@@ -875,12 +916,12 @@ class _Child:
         first = True
         while day < end and day < self.horizon:
             r = rng.random()
-            if r < (0.3 if first else 0.18):
+            if r < (0.3 if first else 0.15):
                 length = _between(rng, 3, 56)
-            elif r < 0.55:
+            elif r < (0.55 if first else 0.38):
                 length = _between(rng, 57, 365)
             else:
-                length = _between(rng, 366, 2200)
+                length = _between(rng, 366, 2500)
             stop = min(day + length, end)
             permanent = length >= 365 and rng.random() < 0.5
             placement = self.new_id("PL")
@@ -892,16 +933,9 @@ class _Child:
                 "permanent": permanent,
             }
             self.on(day, "placement_started", placement, payload, team)
-            placed = day
-
-            def cla_gap(visit_day: int, count: int) -> int:
-                if count == 0:
-                    return _between(rng, 1, 7) if rng.random() < 0.9 else _between(rng, 8, 14)
-                if visit_day < placed + 365 or not permanent:
-                    return _between(rng, 20, 42) if rng.random() < 0.93 else _between(rng, 43, 70)
-                return _between(rng, 50, 89) if rng.random() < 0.88 else _between(rng, 92, 130)
-
-            self.visits("looked_after", placement, placed, stop, team, cla_gap)
+            self.visits(
+                "looked_after", placement, day, stop, team, self.care_visit_gap(day, permanent)
+            )
             ended: dict[str, Any] = {}
             if stop < end:
                 ended["reason_place_change"] = _pick(rng, PLACE_CHANGE_REASONS)
@@ -909,13 +943,33 @@ class _Child:
             day = stop
             first = False
 
+    def care_visit_gap(self, placed: int, permanent: bool) -> Callable[[int, int], int]:
+        """Regulation 28: within a week of the placement, then at most 6 weeks apart, or 3
+        months apart after the first year of a permanent placement; mostly on time."""
+        rng = self.rng
+
+        def gap(visit_day: int, count: int) -> int:
+            if count == 0:
+                return _between(rng, 1, 7) if rng.random() < 0.9 else _between(rng, 8, 14)
+            if visit_day < placed + 365 or not permanent:
+                return _between(rng, 20, 42) if rng.random() < 0.93 else _between(rng, 43, 70)
+            return _between(rng, 50, 89) if rng.random() < 0.88 else _between(rng, 92, 130)
+
+        return gap
+
     def care_reviews(self, poc: str, start: int, stop: int, team: str) -> None:
         rng = self.rng
         late = rng.random() >= 0.94
         day = _add_working_days(start, _between(rng, 21, 40) if late else _between(rng, 5, 20))
         count = 0
         while day < stop:
-            self.on(day, "looked_after_review_held", self.new_id("LAR"), {"period_of_care_id": poc}, team)
+            self.on(
+                day,
+                "looked_after_review_held",
+                self.new_id("LAR"),
+                {"period_of_care_id": poc},
+                team,
+            )
             if late:
                 self.exception(day, poc, "CLA-REVIEWS", CONFERENCE_REASONS, team)
             count += 1
@@ -947,58 +1001,61 @@ class _Child:
             return []
         if max(e[0] for e in raws) < run.start_key and self.left_care * DAY < run.include_from_key:
             return []
-        raws.sort(key=_first)
+        # visits and core groups are backloaded for the last 12 months only
+        old = run.include_from_key
+        raws = [e for e in raws if e[0] >= old or e[1] not in RECURRING]
+        raws.sort(key=itemgetter(0))
         rng = self.rng
-        prefix = f"E{run.seed}-{self.number:06d}-"
+        rand = rng.random
+        prefix = f"E{run.seed}-{self.tag}-"
         done: list[tuple[int, _Done]] = []
+        append = done.append
         voids: list[tuple[int, _Done]] = []
         child = self.child_id
         for i, (key, event_type, timed, episode, payload, team, worker) in enumerate(raws):
             event_id = f"{prefix}{i:04d}"
-            recorded = self.recorded(key, timed)
-            done.append(
-                (key, (event_id, 1, event_type, timed, recorded, child, episode, payload, team, worker))
+            # most are recorded within hours of happening; a few days or weeks late
+            if rand() < P_LATE_RECORDING:
+                recorded = (key // DAY + 2 + int(rand() * 24)) * DAY + 9 * HOUR + int(rand() * 540)
+            elif timed:
+                recorded = _clock(key + 5 + int(rand() * 235))
+            else:
+                recorded = key + (DAY if rand() >= 0.8 else 0) + 9 * HOUR + int(rand() * 600)
+            event = (
+                event_id,
+                1,
+                event_type,
+                timed,
+                recorded,
+                child,
+                episode,
+                payload,
+                team,
+                worker,
             )
-            r = rng.random()
+            append((key, event))
+            r = rand()
+            if r >= P_AMEND + P_DUPLICATE_VOIDED:
+                continue
             if r < P_AMEND and event_type in AMENDABLE:
                 amended = _amended(event_type, payload, rng)
                 later = _clock(recorded + _between(rng, 1, 30) * DAY)
-                done.append(
-                    (key, (event_id, 2, event_type, timed, later, child, episode, amended, team, worker))
+                append(
+                    (key, (event_id, 2, *event[2:4], later, child, episode, amended, team, worker))
                 )
-            elif r < P_AMEND + P_DUPLICATE_VOIDED and event_type in DUPLICATED:
+            elif r >= P_AMEND and event_type in DUPLICATED:
                 duplicate_id = f"{event_id}-D"
                 duplicate_episode = episode if event_type == "case_allocated" else f"{episode}-D"
-                copy = dict(payload)
-                done.append(
-                    (key, (duplicate_id, 1, event_type, timed, _clock(recorded + 3), child,
-                           duplicate_episode, copy, team, worker))
-                )  # fmt: skip
+                duplicate = (duplicate_id, 1, event_type, timed, _clock(recorded + 3), child)
+                append((key, (*duplicate, duplicate_episode, dict(payload), team, worker)))
                 when = self.office_time(key // DAY + _between(rng, 1, 10))
                 voided = {"voided_event_id": duplicate_id, "voided_event_type": event_type}
-                voids.append(
-                    (when, (f"{event_id}-V", 1, "event_voided", True, _clock(when + 5), child,
-                            duplicate_episode, voided, team, worker))
-                )  # fmt: skip
+                void = (f"{event_id}-V", 1, "event_voided", True, _clock(when + 5), child)
+                voids.append((when, (*void, duplicate_episode, voided, team, worker)))
         if voids:
             done.extend(v for v in voids if v[0] < run.end_key)
-            done.sort(key=_first)
+            done.sort(key=itemgetter(0))
         return done
-
-    def recorded(self, key: int, timed: bool) -> int:
-        rng = self.rng
-        if rng.random() < P_LATE_RECORDING:
-            return _clock((key // DAY + _between(rng, 2, 25)) * DAY + _between(rng, 9 * HOUR, 18 * HOUR))
-        if timed:
-            return _clock(key + _between(rng, 5, 4 * HOUR))
-        day = key // DAY + (0 if rng.random() < 0.8 else 1)
-        return _clock(day * DAY + _between(rng, 9 * HOUR, 19 * HOUR))
-
-
-
-
-def _first(item: tuple[int, Any]) -> int:
-    return item[0]
 
 
 def _amended(event_type: str, payload: dict[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -1007,7 +1064,9 @@ def _amended(event_type: str, payload: dict[str, Any], rng: random.Random) -> di
     if event_type == "referral_received":
         amended["referral_source"] = _weighted(rng, REFERRAL_SOURCES, REFERRAL_SOURCE_WEIGHTS)
     elif event_type == "visit_held":
-        amended["child_seen_alone"] = bool(payload["child_seen"]) and not payload["child_seen_alone"]
+        amended["child_seen_alone"] = (
+            bool(payload["child_seen"]) and not payload["child_seen_alone"]
+        )
     elif event_type == "placement_started":
         amended["placement_provider"] = _pick(rng, PLACEMENT_PROVIDERS)
     elif event_type == "assessment_completed":
@@ -1052,10 +1111,8 @@ def _arrivals(rng: random.Random, first: int, last: int, expected: float) -> lis
         day = first + _below(rng, span)
         if _weekday(day) >= 5 and rng.random() < 0.7:
             day = first + _below(rng, span)
-        if rng.random() < 0.8:
-            minute = _between(rng, 8 * HOUR + 30, 18 * HOUR)
-        else:
-            minute = _below(rng, DAY)
+        office = rng.random() < 0.8
+        minute = _between(rng, 8 * HOUR + 30, 18 * HOUR) if office else _below(rng, DAY)
         keys.append(_clock(day * DAY + minute))
     keys.sort()
     return keys
@@ -1225,7 +1282,7 @@ async def post_events(
     concurrency: int = 4,
     on_progress: Callable[[int], None] | None = None,
     max_retries: int = 8,
-    timeout: float = 60.0,
+    request_timeout: float = 60.0,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> PostReport:
     """POST events in batches to ``{urls[service]}/events/batch``, each to its service
@@ -1250,7 +1307,7 @@ async def post_events(
     buffers: dict[tuple[str, int], list[Mapping[str, Any]]] = {}
     queues: dict[tuple[str, int], asyncio.Queue[list[Mapping[str, Any]] | None]] = {}
 
-    async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+    async with httpx.AsyncClient(transport=transport, timeout=request_timeout) as client:
 
         async def send(service: str, batch: list[Mapping[str, Any]]) -> None:
             url = urls[service].rstrip("/") + "/events/batch"
