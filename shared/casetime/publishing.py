@@ -139,11 +139,19 @@ class KafkaPublisher:
         producer = self._producer
         if producer is None:
             raise PublishUnavailableError("not connected to Kafka")
-        try:
+
+        async def deliver() -> None:
             deliveries = []
             for event in events:
                 key, value, headers = encode(event)
                 deliveries.append(await producer.send(topic, value=value, key=key, headers=headers))
             await asyncio.gather(*deliveries)
+
+        try:
+            # aiokafka keeps waiting while a single broker is down (its cached metadata still
+            # names a leader): bound the wait, so the sender gets a 503, not a hung request.
+            await asyncio.wait_for(deliver(), self._settings.kafka_request_timeout_ms / 1000)
+        except TimeoutError as exc:
+            raise PublishUnavailableError("Kafka did not acknowledge in time") from exc
         except (KafkaError, OSError) as exc:
             raise PublishUnavailableError(str(exc)) from exc

@@ -25,7 +25,7 @@ from kpi.domain.council import CouncilConfig
 from kpi.domain.evaluation import Evaluation, evaluate
 from kpi.domain.recompute import casebook_from_events
 from kpi.migrations import upgrade_to_head
-from kpi.service import apply_event
+from kpi.service import record_events, refold
 from tests.support.events import event_dict
 
 pytestmark = pytest.mark.infra
@@ -143,11 +143,12 @@ async def live_evaluation(database_url: str, events: list[EventEnvelope]) -> Eva
     try:
         async with store.engine.begin() as conn:
             await conn.execute(text("TRUNCATE case_event, event_void, episode, dead_letter"))
-        # batches of 7, as a consumer would take them off the topics
+        # batches of 7, recorded and folded as the consumer does
         for start in range(0, len(events), 7):
             async with store.transaction() as repo:
-                for event in events[start : start + 7]:
-                    await apply_event(repo, event)
+                chunk = [(event, None) for event in events[start : start + 7]]
+                _, touched = await record_events(repo, chunk)
+                await refold(repo, touched)
         book = await store.load_casebook()
     finally:
         await store.dispose()

@@ -242,6 +242,13 @@ class FakeCaseRepository:
         self.events[event.event_id] = event
         return RecordResult(Recorded.REPLACED, previous=held)
 
+    async def insert_new(
+        self, items: Sequence[tuple[EventEnvelope, KafkaPosition | None]]
+    ) -> set[str]:
+        new = {event.event_id: event for event, _ in items if event.event_id not in self.events}
+        self.events.update(new)
+        return set(new)
+
     async def void_event(self, voided_event_id: str, void_event_id: str) -> EventEnvelope | None:
         self.voided_by.setdefault(voided_event_id, void_event_id)
         return self.events.get(voided_event_id)

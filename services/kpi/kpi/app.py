@@ -114,6 +114,7 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
         england_calendar(config.working_day_convention),
         settings.kpi_refresh_seconds,
         settings.kpi_as_at,
+        backlog=lambda: consumer.stats.total_lag,
     )
     registry = CollectorRegistry()
     registry.register(

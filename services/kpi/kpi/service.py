@@ -46,6 +46,13 @@ class CaseRepository(Protocol):
         self, event: EventEnvelope, position: KafkaPosition | None
     ) -> RecordResult: ...
 
+    async def insert_new(
+        self, items: Sequence[tuple[EventEnvelope, KafkaPosition | None]]
+    ) -> set[str]:
+        """Store the events whose ids are not held yet (each id once in ``items``), applying
+        any void already recorded for them; return the ids stored."""
+        ...
+
     async def void_event(self, voided_event_id: str, void_event_id: str) -> EventEnvelope | None:
         """Mark an event voided (remembering the void if the event has not arrived yet);
         return the voided event if held."""
@@ -80,7 +87,34 @@ async def record_event(
 ) -> tuple[Recorded, set[EpisodeKey]]:
     """Dedupe and store the event (and its voids); return what it did and the episodes whose
     state it changed. Folding them is left to ``refold``, once per batch."""
-    result = await repo.record_event(event, position)
+    return await _after_recording(repo, event, await repo.record_event(event, position))
+
+
+async def record_events(
+    repo: CaseRepository, items: Sequence[tuple[EventEnvelope, KafkaPosition | None]]
+) -> tuple[list[Recorded], set[EpisodeKey]]:
+    """``record_event`` for a batch, with the same result as one by one in order: the first
+    occurrence of each id is offered in one bulk insert; the rest (ids already held, later
+    revisions in the same batch) go one by one."""
+    first: dict[str, int] = {}
+    for index, (event, _) in enumerate(items):
+        first.setdefault(event.event_id, index)
+    inserted = await repo.insert_new([items[i] for i in first.values()])
+    statuses: list[Recorded] = []
+    touched: set[EpisodeKey] = set()
+    for index, (event, position) in enumerate(items):
+        if first[event.event_id] == index and event.event_id in inserted:
+            status, keys = await _after_recording(repo, event, RecordResult(Recorded.NEW))
+        else:
+            status, keys = await record_event(repo, event, position)
+        statuses.append(status)
+        touched |= keys
+    return statuses, touched
+
+
+async def _after_recording(
+    repo: CaseRepository, event: EventEnvelope, result: RecordResult
+) -> tuple[Recorded, set[EpisodeKey]]:
     if result.status in (Recorded.DUPLICATE, Recorded.STALE):
         return result.status, set()
     changed: list[EventEnvelope | None] = []

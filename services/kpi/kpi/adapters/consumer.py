@@ -23,11 +23,11 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from casetime.eventlog import EventLog
-from casetime.events import parse_event
+from casetime.events import EventEnvelope, parse_event
 from casetime.publishing import ensure_topics
 from casetime.topics import dead_letter_topic, event_topics
 from kpi.adapters.store import CaseStore, SqlCaseRepository
-from kpi.service import EpisodeKey, KafkaPosition, Recorded, record_event, refold
+from kpi.service import EpisodeKey, KafkaPosition, Recorded, record_events, refold
 from kpi.settings import KpiSettings
 
 log = logging.getLogger(__name__)
@@ -87,23 +87,20 @@ class RecordApplier:
         once, at the end of the batch."""
         dead: list[DeadLetter] = []
         last_recorded = None
-        statuses: list[Recorded] = []
         async with self._store.transaction() as repo:
-            touched: set[EpisodeKey] = set()
+            valid: list[tuple[EventEnvelope, KafkaPosition | None]] = []
             for record in records:
                 try:
-                    event = parse_event(record.value or b"")
+                    valid.append((parse_event(record.value or b""), record.position))
                 except ValidationError as exc:
                     # Ingest validated it, so this is a contract mismatch: keep it, don't block.
                     reason = f"invalid event: {exc}"
                     await repo.record_dead_letter(record.position, reason, record.value)
                     dead.append(DeadLetter(record.position, reason, record.value))
                     log.error("dead letter at %s: not a valid event", record.position)
-                    continue
-                status, keys = await record_event(repo, event, record.position)
-                statuses.append(status)
-                touched |= keys
-                last_recorded = event.recorded_at.timestamp()
+            statuses, touched = await record_events(repo, valid)
+            if valid:
+                last_recorded = valid[-1][0].recorded_at.timestamp()
             await self._refold(repo, touched)
         # counted only once the transaction committed
         for status in statuses:

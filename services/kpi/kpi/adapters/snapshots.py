@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date, datetime
 
 from casetime.events import LONDON
@@ -18,6 +19,8 @@ from kpi.domain.evaluation import Evaluation, evaluate
 
 log = logging.getLogger(__name__)
 CACHED_EVALUATIONS = 32
+CATCHING_UP_EVENTS = 5_000
+CATCHING_UP_PAUSE_SECONDS = 30.0
 
 
 class SnapshotRefresher:
@@ -28,12 +31,14 @@ class SnapshotRefresher:
         calendar: WorkingDayCalendar,
         interval_seconds: float,
         fixed_as_at: date | None = None,
+        backlog: Callable[[], int] = lambda: 0,
     ) -> None:
         self._store = store
         self.config = config
         self._calendar = calendar
         self._interval = interval_seconds
         self._fixed_as_at = fixed_as_at
+        self._backlog = backlog
         self.casebook: CaseBook | None = None
         self.snapshot: Evaluation | None = None
         self.refreshed_at: float | None = None
@@ -83,8 +88,12 @@ class SnapshotRefresher:
                 await self.refresh()
             except Exception:
                 log.exception("KPI snapshot refresh failed; keeping the previous one")
-            # a large case book takes a while to evaluate: leave the consumer most of the CPU
-            await asyncio.sleep(max(self._interval, 3 * (self.refresh_seconds or 0)))
+            # A large case book takes a while to evaluate: leave the consumer most of the CPU,
+            # and while it works through a backlog, refresh rarely (the figures are moving).
+            pause = max(self._interval, 3 * (self.refresh_seconds or 0))
+            if self._backlog() > CATCHING_UP_EVENTS:
+                pause = max(pause, CATCHING_UP_PAUSE_SECONDS)
+            await asyncio.sleep(pause)
 
     async def stop(self) -> None:
         if self._task is not None:

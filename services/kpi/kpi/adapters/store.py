@@ -33,6 +33,31 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _event_row(event: EventEnvelope, position: KafkaPosition | None) -> dict[str, Any]:
+    key = episode_key(event)
+    return {
+        "event_id": event.event_id,
+        "revision": event.revision,
+        "event_type": event.event_type,
+        "episode_kind": key[0] if key else None,
+        "episode_id": event.episode_id,
+        "child_id": event.child_id,
+        "occurred_on": event.occurred_on,
+        "recorded_on": event.recorded_on,
+        "team": event.team,
+        "body": event.model_dump_json(),
+        "kafka_topic": position.topic if position else None,
+        "kafka_partition": position.partition if position else None,
+        "kafka_offset": position.offset if position else None,
+        "applied_at": _now(),
+    }
+
+
+def _printable(text: str) -> str:
+    # PostgreSQL text cannot hold NUL; a poison message may carry any bytes
+    return text.replace("\x00", "\\x00")
+
+
 T = TypeVar("T")
 
 
@@ -57,26 +82,32 @@ class SqlCaseRepository:
             self._voided_ids = set(await self._session.scalars(select(_VOID.c.voided_event_id)))
         return self._voided_ids
 
+    async def insert_new(
+        self, items: Sequence[tuple[EventEnvelope, KafkaPosition | None]]
+    ) -> set[str]:
+        """Insert the events whose ids are not held yet, in one statement per chunk; return the
+        ids inserted. Each id must appear once in ``items``."""
+        inserted: set[str] = set()
+        for chunk in _chunks(items, 100):
+            rows = [_event_row(event, position) for event, position in chunk]
+            result = await self._session.execute(
+                self._insert(_EVENT)
+                .values(rows)
+                .on_conflict_do_nothing()
+                .returning(_EVENT.c.event_id)
+            )
+            inserted.update(result.scalars())
+        for event_id in inserted & await self._pending_voids():
+            void = await self._session.scalar(
+                select(_VOID.c.void_event_id).where(_VOID.c.voided_event_id == event_id)
+            )
+            await self._mark_voided(event_id, void)
+        return inserted
+
     async def record_event(
         self, event: EventEnvelope, position: KafkaPosition | None
     ) -> RecordResult:
-        key = episode_key(event)
-        values = {
-            "event_id": event.event_id,
-            "revision": event.revision,
-            "event_type": event.event_type,
-            "episode_kind": key[0] if key else None,
-            "episode_id": event.episode_id,
-            "child_id": event.child_id,
-            "occurred_on": event.occurred_on,
-            "recorded_on": event.recorded_on,
-            "team": event.team,
-            "body": event.model_dump_json(),
-            "kafka_topic": position.topic if position else None,
-            "kafka_partition": position.partition if position else None,
-            "kafka_offset": position.offset if position else None,
-            "applied_at": _now(),
-        }
+        values = _event_row(event, position)
         inserted = await self._session.execute(
             self._insert(_EVENT).values(**values).on_conflict_do_nothing()
         )
@@ -228,8 +259,8 @@ class SqlCaseRepository:
                 kafka_topic=position.topic,
                 kafka_partition=position.partition,
                 kafka_offset=position.offset,
-                reason=reason,
-                raw=(raw or b"").decode("utf-8", errors="replace"),
+                reason=_printable(reason),
+                raw=_printable((raw or b"").decode("utf-8", errors="replace")),
                 received_at=_now(),
             )
         )
