@@ -1,0 +1,63 @@
+"""A fresh system per fault test: three ingest services and the KPI service as real processes on
+the real Kafka and PostgreSQL, with their own topics, consumer group and database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.faults.harness import LIVE_AS_AT, FaultSystem, run_script
+
+MakeSystem = Callable[..., FaultSystem]
+
+
+@pytest.fixture
+def make_system(
+    kafka_bootstrap: str,
+    postgres_server: str,
+    database_url: str,
+    topic_prefix: str,
+    tmp_path: Path,
+) -> Iterator[MakeSystem]:
+    systems: list[FaultSystem] = []
+
+    def make(
+        ingest: dict[str, str] | None = None, kpi: dict[str, str] | None = None
+    ) -> FaultSystem:
+        common = {
+            "CASETIME_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "CASETIME_TOPIC_PREFIX": topic_prefix,
+            "CASETIME_LOG_LEVEL": "INFO",
+            "CASETIME_DATA_DIR": str(tmp_path / "unused"),
+        }
+        system = FaultSystem(
+            topic_prefix=topic_prefix,
+            kafka_bootstrap=kafka_bootstrap,
+            database_url=database_url,
+            log_dir=tmp_path,
+            ingest_env={**common, **(ingest or {})},
+            kpi_env={
+                **common,
+                "CASETIME_DATABASE_URL": database_url,
+                "CASETIME_CONSUMER_GROUP": f"{topic_prefix}-kpi",
+                "CASETIME_KPI_AS_AT": LIVE_AS_AT,
+                "CASETIME_KPI_REFRESH_SECONDS": "5",
+                "CASETIME_KAFKA_SESSION_TIMEOUT_MS": "6000",
+                "CASETIME_CONSUMER_STALL_SECONDS": "15",
+                **(kpi or {}),
+            },
+        )
+        systems.append(system)
+        system.start()
+        return system
+
+    try:
+        yield make
+    finally:
+        for system in systems:
+            system.stop()
+        # A fault test may have left the shared Kafka or PostgreSQL stopped: start is idempotent.
+        run_script("kafka.sh", "start")
+        run_script("postgres.sh", "start")
