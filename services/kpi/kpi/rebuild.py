@@ -176,12 +176,7 @@ async def rebuild_postgres(settings: KpiSettings, progress: Progress) -> Rebuild
         rebuilt = await _figures(fresh_store, settings)
     finally:
         await fresh_store.dispose()
-    live_store = CaseStore(settings.state_store_url)
-    try:
-        current = await _figures(live_store, settings)
-    finally:
-        await live_store.dispose()
-    differing = _differing(rebuilt, current)
+    differing = await _differing_from_live(rebuilt, settings)
 
     await _switch_databases(admin_dsn, live, fresh, retired)
     # what arrived between the replay's end and the switch, now into the renamed database
@@ -220,18 +215,22 @@ async def rebuild_embedded(settings: KpiSettings, progress: Progress) -> Rebuild
     finally:
         event_log.close()
         await store.dispose()
-    live_store = CaseStore(settings.state_store_url)
-    try:
-        current = await _figures(live_store, settings)
-    finally:
-        await live_store.dispose()
-    differing = _differing(rebuilt, current)
+    differing = await _differing_from_live(rebuilt, settings)
     retired = live_path.with_suffix(f".before-rebuild-{int(time.time())}.sqlite3")
     await asyncio.to_thread(_swap_files, live_path, fresh_path, retired)
     # the live consumer's position in the log carries on from where the rebuild stopped
     return RebuildReport(
         replayed, 0, len(rebuilt), differing, time.monotonic() - started, str(retired)
     )
+
+
+async def _differing_from_live(rebuilt: Figures, settings: KpiSettings) -> int:
+    live_store = CaseStore(settings.state_store_url)
+    try:
+        current = await _figures(live_store, settings)
+    finally:
+        await live_store.dispose()
+    return _differing(rebuilt, current)
 
 
 def _differing(rebuilt: Figures, current: Figures) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Protocol, TypeVar
 
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.periods import Period
@@ -108,6 +109,38 @@ def figure(kpi: Kpi, outcomes: list[Outcome], population: int | None) -> Figure:
         statistics.median(values) if kpi.measure is Measure.MEDIAN else statistics.fmean(values)
     )
     return Figure(met, count, float(middle))
+
+
+class Spell(Protocol):
+    """An episode that runs from a start to an end: a plan, a period of care, a placement."""
+
+    @property
+    def child_id(self) -> str: ...
+
+    @property
+    def started_on(self) -> date | None: ...
+
+    @property
+    def ended_on(self) -> date | None: ...
+
+
+S = TypeVar("S", bound=Spell)
+
+
+def open_at(start: date | None, end: date | None, as_at: date) -> bool:
+    """Open on the as-at date: started on or before it, not ended on or before it."""
+    return start is not None and start <= as_at and (end is None or end > as_at)
+
+
+def open_per_child(spells: Iterable[S], as_at: date) -> dict[str, S]:
+    """Each child's spell open at the as-at date (the latest started, if they overlap)."""
+    current: dict[str, S] = {}
+    for spell in spells:
+        if open_at(spell.started_on, spell.ended_on, as_at):
+            held = current.get(spell.child_id)
+            if held is None or (spell.started_on or as_at) > (held.started_on or as_at):
+                current[spell.child_id] = spell
+    return current
 
 
 def by_team(outcomes: Iterable[Outcome]) -> dict[str, list[Outcome]]:

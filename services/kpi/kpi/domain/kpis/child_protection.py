@@ -16,18 +16,13 @@ from kpi.domain.episodes import (
     StrategyDiscussion,
     Visit,
 )
-from kpi.domain.kpis.base import Kpi, OpenClock, Outcome, Polarity
+from kpi.domain.kpis.base import Kpi, OpenClock, Outcome, Polarity, open_at, open_per_child
 from kpi.domain.periods import add_months
 
 ICPC_WORKING_DAYS = 15
 CORE_GROUP_WORKING_DAYS = 10
 FIRST_REVIEW_MONTHS = 3
 LATER_REVIEW_MONTHS = 6
-
-
-def open_at(start: date | None, end: date | None, as_at: date) -> bool:
-    """Open on the as-at date: started on or before it, not ended on or before it."""
-    return start is not None and start <= as_at and (end is None or end > as_at)
 
 
 def _strategy_for(book: CaseBook, icpc: InitialConference) -> StrategyDiscussion | None:
@@ -173,13 +168,7 @@ def _next_review_due(book: CaseBook, plan: ChildProtectionPlan, as_at: date) -> 
 
 def _open_plans(book: CaseBook, as_at: date) -> dict[str, ChildProtectionPlan]:
     """Each child's open plan at the as-at date (the latest, if plans overlap)."""
-    plans: dict[str, ChildProtectionPlan] = {}
-    for plan in book.all("cp_plan", ChildProtectionPlan):
-        if open_at(plan.started_on, plan.ended_on, as_at):
-            held = plans.get(plan.child_id)
-            if held is None or (plan.started_on or as_at) > (held.started_on or as_at):
-                plans[plan.child_id] = plan
-    return plans
+    return open_per_child(book.all("cp_plan", ChildProtectionPlan), as_at)
 
 
 def _last_seen_on_cp_visit(book: CaseBook, child_id: str, since: date, as_at: date) -> date | None:

@@ -15,8 +15,7 @@ from kpi.domain.episodes import (
     Referral,
     Section47,
 )
-from kpi.domain.kpis.base import Kpi, Measure, Outcome, Polarity
-from kpi.domain.kpis.child_protection import open_at
+from kpi.domain.kpis.base import Kpi, Measure, Outcome, Polarity, open_at
 from kpi.domain.kpis.looked_after import looked_after_at
 from kpi.domain.periods import add_months
 

@@ -8,8 +8,7 @@ from datetime import date, timedelta
 from casetime.events import VisitPurpose
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.episodes import DatedCheck, PeriodOfCare, Placement, Visit
-from kpi.domain.kpis.base import Kpi, OpenClock, Outcome, Polarity
-from kpi.domain.kpis.child_protection import open_at
+from kpi.domain.kpis.base import Kpi, OpenClock, Outcome, Polarity, open_at, open_per_child
 from kpi.domain.periods import Period, add_months
 
 FIRST_VISIT = timedelta(weeks=1)
@@ -29,13 +28,7 @@ def age_on(birth_month: str | None, day: date) -> int | None:
 
 def looked_after_at(book: CaseBook, as_at: date) -> dict[str, PeriodOfCare]:
     """Each child's open period of care at the as-at date."""
-    current: dict[str, PeriodOfCare] = {}
-    for poc in book.all("period_of_care", PeriodOfCare):
-        if open_at(poc.started_on, poc.ended_on, as_at):
-            held = current.get(poc.child_id)
-            if held is None or (poc.started_on or as_at) > (held.started_on or as_at):
-                current[poc.child_id] = poc
-    return current
+    return open_per_child(book.all("period_of_care", PeriodOfCare), as_at)
 
 
 def _continuous_start(book: CaseBook, poc: PeriodOfCare) -> date:
