@@ -6,34 +6,16 @@ Tests that need them fail (never skip) when they cannot be started: CI must prov
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.scripts import run_script
+
 PG_PORT = int(os.environ.get("PGPORT", "15432"))
 KAFKA_PORT = int(os.environ.get("KAFKA_PORT", "19092"))
-
-
-def run_script(script: str, *args: str) -> None:
-    env = {**os.environ, "CASETIME_PG_FAST": "1"}
-    result = subprocess.run(
-        ["bash", str(REPO / "scripts" / script), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"scripts/{script} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}",
-            pytrace=False,
-        )
 
 
 @pytest.fixture(scope="session")

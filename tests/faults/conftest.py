@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import LIVE_AS_AT, FaultSystem, run_script
+from tests.faults.harness import LIVE_AS_AT, FaultSystem
+from tests.support.scripts import run_script
 
 MakeSystem = Callable[..., FaultSystem]
 

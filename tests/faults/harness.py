@@ -9,9 +9,7 @@ import asyncio
 import functools
 import itertools
 import json
-import os
 import signal
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -34,7 +32,6 @@ from kpi.domain.evaluation import evaluate
 from kpi.domain.recompute import casebook_from_events
 from tests.support.processes import ServiceProcess, scrape
 
-REPO = Path(__file__).resolve().parents[2]
 INGEST = ("referrals", "assessments", "placements")
 LIVE_AS_AT = "2025-02-14"
 # Dates the oracle compares at: mid-story and after every story has ended.
@@ -246,19 +243,6 @@ class Poster(threading.Thread):
 
 
 # --- the system ---------------------------------------------------------------------------------
-
-
-def run_script(script: str, *args: str) -> None:
-    env = {**os.environ, "CASETIME_PG_FAST": "1"}
-    result = subprocess.run(
-        ["bash", str(REPO / "scripts" / script), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, f"scripts/{script} {args}: {result.stdout}\n{result.stderr}"
 
 
 @dataclass

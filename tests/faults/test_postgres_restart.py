@@ -16,12 +16,12 @@ from tests.faults.harness import (
     assert_figures_match_recomputation,
     outcomes,
     readyz,
-    run_script,
     stored_revisions,
     stream,
     wait_ready,
     wait_until_applied,
 )
+from tests.support.scripts import run_script
 
 pytestmark = [pytest.mark.infra]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -472,6 +472,19 @@ def _day(instant: datetime | None) -> date | None:
     return local_date(instant) if instant is not None else None
 
 
+P = TypeVar("P", bound=BaseModel)
+
+
+def _latest(
+    events: Sequence[EventEnvelope], payload_type: type[P]
+) -> tuple[EventEnvelope, P] | None:
+    """The latest event (in event-time order) carrying that payload, for one-event episodes."""
+    for event in reversed(events):
+        if isinstance(event.payload, payload_type):
+            return event, event.payload
+    return None
+
+
 def _event_time_order(event: EventEnvelope) -> tuple[datetime, datetime, str]:
     return (as_start_instant(event.occurred_at), event.recorded_at, event.event_id)
 
@@ -517,17 +530,16 @@ def _fold_referral(base: dict[str, Any], events: Sequence[EventEnvelope]) -> Ref
 def _fold_strategy(
     base: dict[str, Any], events: Sequence[EventEnvelope]
 ) -> StrategyDiscussion | None:
-    held = [e for e in events if isinstance(e.payload, StrategyDiscussionHeld)]
-    if not held:
+    found = _latest(events, StrategyDiscussionHeld)
+    if found is None:
         return None
-    e = held[-1]
-    assert isinstance(e.payload, StrategyDiscussionHeld)
+    e, payload = found
     return StrategyDiscussion(
         **base,
         held_at=as_start_instant(e.occurred_at),
-        referral_id=e.payload.referral_id,
-        agencies=e.payload.agencies_attended,
-        initiated_section_47=e.payload.initiated_section_47,
+        referral_id=payload.referral_id,
+        agencies=payload.agencies_attended,
+        initiated_section_47=payload.initiated_section_47,
         date_only=is_date_only(e.occurred_at),
     )
 
@@ -550,31 +562,27 @@ def _fold_section_47(base: dict[str, Any], events: Sequence[EventEnvelope]) -> S
 def _fold_initial_conference(
     base: dict[str, Any], events: Sequence[EventEnvelope]
 ) -> InitialConference | None:
-    held = [e for e in events if isinstance(e.payload, InitialChildProtectionConferenceHeld)]
-    if not held:
+    found = _latest(events, InitialChildProtectionConferenceHeld)
+    if found is None:
         return None
-    e = held[-1]
-    assert isinstance(e.payload, InitialChildProtectionConferenceHeld)
+    e, payload = found
     return InitialConference(
         **base,
         held_on=e.occurred_on,
-        section_47_id=e.payload.section_47_id,
-        strategy_discussion_id=e.payload.strategy_discussion_id,
-        plan_made=e.payload.child_protection_plan,
+        section_47_id=payload.section_47_id,
+        strategy_discussion_id=payload.strategy_discussion_id,
+        plan_made=payload.child_protection_plan,
     )
 
 
 def _fold_review_conference(
     base: dict[str, Any], events: Sequence[EventEnvelope]
 ) -> ReviewConference | None:
-    held = [e for e in events if isinstance(e.payload, ReviewChildProtectionConferenceHeld)]
-    if not held:
+    found = _latest(events, ReviewChildProtectionConferenceHeld)
+    if found is None:
         return None
-    e = held[-1]
-    assert isinstance(e.payload, ReviewChildProtectionConferenceHeld)
-    return ReviewConference(
-        **base, held_on=e.occurred_on, plan_id=e.payload.child_protection_plan_id
-    )
+    e, payload = found
+    return ReviewConference(**base, held_on=e.occurred_on, plan_id=payload.child_protection_plan_id)
 
 
 def _fold_cp_plan(base: dict[str, Any], events: Sequence[EventEnvelope]) -> ChildProtectionPlan:
@@ -592,12 +600,11 @@ def _fold_cp_plan(base: dict[str, Any], events: Sequence[EventEnvelope]) -> Chil
 
 
 def _fold_core_group(base: dict[str, Any], events: Sequence[EventEnvelope]) -> CoreGroup | None:
-    held = [e for e in events if isinstance(e.payload, CoreGroupHeld)]
-    if not held:
+    found = _latest(events, CoreGroupHeld)
+    if found is None:
         return None
-    e = held[-1]
-    assert isinstance(e.payload, CoreGroupHeld)
-    return CoreGroup(**base, held_on=e.occurred_on, plan_id=e.payload.child_protection_plan_id)
+    e, payload = found
+    return CoreGroup(**base, held_on=e.occurred_on, plan_id=payload.child_protection_plan_id)
 
 
 def _fold_assessment(base: dict[str, Any], events: Sequence[EventEnvelope]) -> Assessment:
@@ -612,18 +619,17 @@ def _fold_assessment(base: dict[str, Any], events: Sequence[EventEnvelope]) -> A
 
 
 def _fold_visit(base: dict[str, Any], events: Sequence[EventEnvelope]) -> Visit | None:
-    held = [e for e in events if isinstance(e.payload, VisitHeld)]
-    if not held:
+    found = _latest(events, VisitHeld)
+    if found is None:
         return None
-    e = held[-1]
-    assert isinstance(e.payload, VisitHeld)
+    e, payload = found
     return Visit(
         **base,
         held_on=e.occurred_on,
-        purpose=e.payload.purpose,
-        child_seen=e.payload.child_seen,
-        child_seen_alone=e.payload.child_seen_alone,
-        serves_episode_id=e.payload.serves_episode_id,
+        purpose=payload.purpose,
+        child_seen=payload.child_seen,
+        child_seen_alone=payload.child_seen_alone,
+        serves_episode_id=payload.serves_episode_id,
     )
 
 
