@@ -163,6 +163,21 @@ class Episode(BaseModel):
         return None
 
 
+class SpellEpisode(Episode):
+    """An episode that starts and may end: a plan, a period of care, a placement."""
+
+    started_on: date | None = None
+    ended_on: date | None = None
+
+    @property
+    def opened_on(self) -> date | None:
+        return self.started_on
+
+    @property
+    def closed_on(self) -> date | None:
+        return self.ended_on
+
+
 class Contact(Episode):
     kind: Literal["contact"] = "contact"
     received_at: datetime | None = None
@@ -265,19 +280,9 @@ class ReviewConference(Episode):
         return self.held_on
 
 
-class ChildProtectionPlan(Episode):
+class ChildProtectionPlan(SpellEpisode):
     kind: Literal["cp_plan"] = "cp_plan"
-    started_on: date | None = None
-    ended_on: date | None = None
     initial_conference_id: str | None = None
-
-    @property
-    def opened_on(self) -> date | None:
-        return self.started_on
-
-    @property
-    def closed_on(self) -> date | None:
-        return self.ended_on
 
 
 class CoreGroup(Episode):
@@ -322,51 +327,21 @@ class Visit(Episode):
         return self.held_on
 
 
-class ChildInNeedPlan(Episode):
+class ChildInNeedPlan(SpellEpisode):
     kind: Literal["cin_plan"] = "cin_plan"
-    started_on: date | None = None
-    ended_on: date | None = None
-
-    @property
-    def opened_on(self) -> date | None:
-        return self.started_on
-
-    @property
-    def closed_on(self) -> date | None:
-        return self.ended_on
 
 
-class PeriodOfCare(Episode):
+class PeriodOfCare(SpellEpisode):
     kind: Literal["period_of_care"] = "period_of_care"
-    started_on: date | None = None
-    ended_on: date | None = None
     legal_status: str | None = None
     birth_month: str | None = None
     reason_ceased: str | None = None
 
-    @property
-    def opened_on(self) -> date | None:
-        return self.started_on
 
-    @property
-    def closed_on(self) -> date | None:
-        return self.ended_on
-
-
-class Placement(Episode):
+class Placement(SpellEpisode):
     kind: Literal["placement"] = "placement"
     period_of_care_id: str | None = None
-    started_on: date | None = None
-    ended_on: date | None = None
     permanent: bool = False
-
-    @property
-    def opened_on(self) -> date | None:
-        return self.started_on
-
-    @property
-    def closed_on(self) -> date | None:
-        return self.ended_on
 
 
 class DatedCheck(Episode):

@@ -73,6 +73,9 @@ class Evaluation:
     clock_counts: dict[tuple[str, str, ClockState], int] = field(init=False)
     breach_counts: dict[tuple[str, str, str, str], int] = field(init=False)
     issue_counts: dict[str, int] = field(init=False)
+    # (kpi, period, team or service) -> figure, for look-ups by the report
+    _by_team: dict[tuple[str, str, str], Figure] = field(init=False, repr=False)
+    _by_service: dict[tuple[str, str, str], Figure] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         clocks = Counter((c.clock.kpi, c.clock.team, c.state) for c in self.open_clocks)
@@ -81,12 +84,16 @@ class Evaluation:
         object.__setattr__(self, "clock_counts", dict(sorted(clocks.items())))
         object.__setattr__(self, "breach_counts", dict(sorted(breaches.items())))
         object.__setattr__(self, "issue_counts", dict(sorted(issues.items())))
+        by_team = {(f.kpi, f.period, f.team): f.figure for f in self.figures}
+        by_service = {(s.kpi, s.period, s.service): s.figure for s in self.service_figures}
+        object.__setattr__(self, "_by_team", by_team)
+        object.__setattr__(self, "_by_service", by_service)
 
     def figure(self, kpi: str, period: str, team: str = COUNCIL) -> Figure:
-        for f in self.figures:
-            if (f.kpi, f.period, f.team) == (kpi, period, team):
-                return f.figure
-        return Figure()
+        return self._by_team.get((kpi, period, team), Figure())
+
+    def service_figure(self, kpi: str, period: str, service: str) -> Figure:
+        return self._by_service.get((kpi, period, service), Figure())
 
 
 def clock_status(clock: OpenClock, ctx: RuleContext) -> OpenClockStatus:

@@ -65,17 +65,8 @@ def kpi_rows(
             and fig.denominator < config.small_number_threshold
         )
         earlier = previous(previous_as_at(period, evaluation.as_at))
-        if level == "service":
-            before = next(
-                (
-                    f.figure.value
-                    for f in earlier.service_figures
-                    if (f.kpi, f.period, f.service) == (kpi_id, period, name)
-                ),
-                None,
-            )
-        else:
-            before = earlier.figure(kpi_id, period, name).value
+        lookup = earlier.service_figure if level == "service" else earlier.figure
+        before = lookup(kpi_id, period, name).value
         rows.append(
             KpiRow(
                 kpi=kpi_id,

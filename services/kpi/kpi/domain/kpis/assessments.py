@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import date
 
 from casetime.events import local_date
 from kpi.domain.casebook import CaseBook, RuleContext
@@ -22,19 +23,8 @@ def assessments_within_45_working_days_of_referral(
     cannot be timed: it is left out (and flagged by data quality) rather than guessed."""
     for a in book.all("assessment", Assessment):
         referral = book.get("referral", a.child_id, a.referral_id, Referral)
-        if a.authorised_on is None or referral is None or referral.received_at is None:
-            continue
-        referred_on = local_date(referral.received_at)
-        elapsed = ctx.calendar.working_days_between(referred_on, a.authorised_on)
-        yield Outcome(
-            a.team,
-            a.authorised_on,
-            elapsed <= ASSESSMENT_WORKING_DAYS,
-            a.child_id,
-            a.episode_id,
-            value=elapsed,
-            due=ctx.calendar.add_working_days(referred_on, ASSESSMENT_WORKING_DAYS),
-        )
+        if referral is not None and referral.received_at is not None:
+            yield from _timed_from(local_date(referral.received_at), a, ctx)
 
 
 def assessments_within_45_working_days_of_start(
@@ -43,18 +33,25 @@ def assessments_within_45_working_days_of_start(
     """ASMT-45WD-DFE: the DfE basis, ``wd_between(start, authorised) <= 45``; its value is
     the duration in working days, so ASMT-MEDIAN is the median of the same outcomes."""
     for a in book.all("assessment", Assessment):
-        if a.authorised_on is None or a.started_on is None:
-            continue
-        elapsed = ctx.calendar.working_days_between(a.started_on, a.authorised_on)
-        yield Outcome(
-            a.team,
-            a.authorised_on,
-            elapsed <= ASSESSMENT_WORKING_DAYS,
-            a.child_id,
-            a.episode_id,
-            value=elapsed,
-            due=ctx.calendar.add_working_days(a.started_on, ASSESSMENT_WORKING_DAYS),
-        )
+        if a.started_on is not None:
+            yield from _timed_from(a.started_on, a, ctx)
+
+
+def _timed_from(start: date, a: Assessment, ctx: RuleContext) -> Iterator[Outcome]:
+    """An authorised assessment against 45 working days from ``start``; its value is the
+    duration in working days."""
+    if a.authorised_on is None:
+        return
+    elapsed = ctx.calendar.working_days_between(start, a.authorised_on)
+    yield Outcome(
+        a.team,
+        a.authorised_on,
+        elapsed <= ASSESSMENT_WORKING_DAYS,
+        a.child_id,
+        a.episode_id,
+        value=elapsed,
+        due=ctx.calendar.add_working_days(start, ASSESSMENT_WORKING_DAYS),
+    )
 
 
 def repeat_assessments_within_12_months(book: CaseBook, ctx: RuleContext) -> Iterator[Outcome]:
