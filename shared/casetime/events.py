@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo
 
 from pydantic import (
-    AwareDatetime,
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -39,18 +39,52 @@ TeamName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_
 Code = Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True)]
 # "YYYY-MM": month and year of birth only, never the day.
 BirthMonth = Annotated[str, StringConstraints(pattern=r"^(19|20)\d\d-(0[1-9]|1[0-2])$")]
-# A date, or a date and time with its UTC offset. Naive times are refused: a case system in
-# another zone would otherwise shift every hour clock silently.
+# A date, or a date and time. A time without a UTC offset is Europe/London local time, as case
+# systems export it (catalogue section 10.9): it is converted to UTC here, once, and a local time
+# that the clock changes make ambiguous or skip is refused rather than guessed.
 
 
 def _date_only(value: Any) -> Any:
-    # Without this pydantic reads a naive "2025-01-08T00:00" as a date, silently dropping a time.
-    if isinstance(value, datetime) or (isinstance(value, str) and len(value.strip()) != 10):
-        raise ValueError("a date must be YYYY-MM-DD; a time needs its UTC offset")
+    # Without this pydantic reads a "2025-01-08T00:00" as a date, silently dropping a time, and a
+    # number as a Unix timestamp.
+    if isinstance(value, datetime) or not isinstance(value, (str, date)):
+        raise ValueError("a date must be YYYY-MM-DD")
+    if isinstance(value, str) and len(value.strip()) != 10:
+        raise ValueError("a date must be YYYY-MM-DD; a date and time is YYYY-MM-DDTHH:MM:SS")
     return value
 
 
-EventTime = AwareDatetime | Annotated[date, BeforeValidator(_date_only)]
+def _date_and_time(value: Any) -> Any:
+    # A bare date is a date (the other member of EventTime), and a number is not a time.
+    if isinstance(value, datetime) or (isinstance(value, str) and len(value.strip()) > 10):
+        return value
+    raise ValueError("a date and time must be YYYY-MM-DDTHH:MM:SS, with or without its offset")
+
+
+def london_to_utc(value: datetime) -> datetime:
+    """A time with an offset as it is; a time without one read as Europe/London local time and
+    given in UTC. Refuses the local times that the clock changes make ambiguous (the hour the
+    clocks go back happens twice) or skip (the hour they go forward never happens)."""
+    if value.tzinfo is not None:
+        return value
+    first = value.replace(tzinfo=LONDON, fold=0)
+    if first.astimezone(UTC).astimezone(LONDON).replace(tzinfo=None) != value:
+        raise ValueError(
+            f"{value:%Y-%m-%dT%H:%M:%S} does not exist in Europe/London (the clocks go forward"
+            " then); give the time with its UTC offset"
+        )
+    if first.utcoffset() != value.replace(tzinfo=LONDON, fold=1).utcoffset():
+        raise ValueError(
+            f"{value:%Y-%m-%dT%H:%M:%S} happens twice in Europe/London (the clocks go back"
+            " then); give the time with its UTC offset"
+        )
+    return first.astimezone(UTC)
+
+
+LocalOrAwareDatetime = Annotated[
+    datetime, BeforeValidator(_date_and_time), AfterValidator(london_to_utc)
+]
+EventTime = LocalOrAwareDatetime | Annotated[date, BeforeValidator(_date_only)]
 
 
 class _Frozen(BaseModel):
@@ -155,13 +189,19 @@ class ContactDecision(_Frozen):
 
 
 class ReferralReceived(_Frozen):
-    referral_source: Code = Field(description="DfE ReferralSource code, e.g. 1A (police).")
+    referral_source: Code | None = Field(
+        default=None, description="DfE ReferralSource code, e.g. 1A (police)."
+    )
     birth_month: BirthMonth | None = None
 
 
 class ReferralDecision(_Frozen):
-    no_further_action: bool
-    next_steps: Code | None = None
+    no_further_action: bool | None = None
+    next_steps: Code | None = Field(
+        default=None,
+        description="What was decided; `strategy_discussion` opens the referral's 48-hour"
+        " strategy discussion clock.",
+    )
 
 
 class StrategyDiscussionHeld(_Frozen):
@@ -187,7 +227,7 @@ class InitialChildProtectionConferenceHeld(_Frozen):
 
 class ReviewChildProtectionConferenceHeld(_Frozen):
     child_protection_plan_id: Identifier
-    plan_continues: bool
+    plan_continues: bool | None = None
 
 
 class ChildProtectionPlanStarted(_Frozen):
@@ -203,13 +243,14 @@ class CoreGroupHeld(_Frozen):
 
 
 class AssessmentStarted(_Frozen):
-    referral_id: Identifier
+    referral_id: Identifier | None = None
 
 
 class AssessmentCompleted(_Frozen):
-    """occurred_at is the authorisation date (AssessmentAuthorisationDate)."""
+    """occurred_at is the authorisation date (AssessmentAuthorisationDate). Without the
+    referral, ASMT-45WD counts the assessment as late and data quality lists it."""
 
-    referral_id: Identifier
+    referral_id: Identifier | None = None
     factors: frozenset[Code] = frozenset()
 
 
@@ -230,9 +271,11 @@ class AssessmentCompletedV2(AssessmentCompleted):
 
 
 class VisitHeld(_Frozen):
-    purpose: VisitPurpose
+    """Any visit in which the child was seen counts for CP-VISITS and CLA-VISITS alike."""
+
+    purpose: VisitPurpose | None = None
     child_seen: bool
-    child_seen_alone: bool
+    child_seen_alone: bool | None = None
     serves_episode_id: Identifier | None = Field(
         default=None, description="The plan or placement this visit served."
     )
@@ -253,7 +296,7 @@ class CaseClosed(_Frozen):
 class PeriodOfCareStarted(_Frozen):
     legal_status: Code = Field(description="SSDA903 LS, e.g. C2 or V2.")
     category_of_need: Code = Field(description="SSDA903 CIN, N1 to N8.")
-    birth_month: BirthMonth
+    birth_month: BirthMonth | None = None
 
 
 class PeriodOfCareEnded(_Frozen):
@@ -306,7 +349,9 @@ class CareProceedingsExtensionGranted(_Frozen):
 
 
 class CareProceedingsConcluded(_Frozen):
-    final_order: Code = Field(description="e.g. care_order, sgo, placement_order, no_order.")
+    final_order: Code | None = Field(
+        default=None, description="e.g. care_order, sgo, placement_order, no_order."
+    )
 
 
 class ExceptionReasonRecorded(_Frozen):
@@ -320,12 +365,21 @@ class ExceptionReasonRecorded(_Frozen):
 
 
 class CaseAllocated(_Frozen):
-    """The envelope's team and worker_id are the new allocation."""
+    """The envelope's team and worker_id are the new allocation; its episode_id, the case, may
+    be left out."""
+
+
+class ChildDetailsRecorded(_Frozen):
+    """What the case system holds about the child; the latest known at the as-at date wins."""
+
+    birth_month: BirthMonth | None = None
 
 
 class EventVoided(_Frozen):
-    voided_event_id: Identifier
-    voided_event_type: str
+    voided_event_id: Identifier = Field(description="The event withdrawn.")
+    voided_event_type: str | None = Field(
+        default=None, description="Optional: the withdrawn event's type, for the sender's records."
+    )
 
 
 # --- the envelope ---------------------------------------------------------------------------
@@ -345,7 +399,9 @@ class EventEnvelope(_Frozen):
     occurred_at: EventTime = Field(
         description="When it happened in the child's life: a date, or a date-time with offset."
     )
-    recorded_at: AwareDatetime = Field(description="When it was recorded in the case system.")
+    recorded_at: LocalOrAwareDatetime = Field(
+        description="When it was recorded in the case system (without an offset: London time)."
+    )
     source_system: Code
     child_id: Identifier = Field(description="Pseudonymous child id.")
     episode_id: Identifier = Field(
@@ -370,9 +426,21 @@ class EventEnvelope(_Frozen):
         return (self.event_id, self.revision)
 
 
+# Event types whose episode a case system may not hold: the episode id each takes when left out.
+DEFAULT_EPISODE_IDS: dict[str, str] = {"case_allocated": "case", "child_details_recorded": "child"}
+
+
 def _event(name: str, payload: type[_Frozen], doc: str, version: int = 1) -> type[EventEnvelope]:
     """One envelope subclass per event type and schema version."""
     suffix = "" if version == 1 else f"V{version}"
+    optional_episode: dict[str, Any] = {}
+    if name in DEFAULT_EPISODE_IDS:
+        optional_episode = {
+            "episode_id": Field(
+                default=DEFAULT_EPISODE_IDS[name],
+                description="Optional for this event type: the case it belongs to.",
+            )
+        }
     model: type[EventEnvelope] = type(
         "".join(part.title() for part in name.split("_")) + suffix + "Event",
         (EventEnvelope,),
@@ -381,7 +449,9 @@ def _event(name: str, payload: type[_Frozen], doc: str, version: int = 1) -> typ
                 "event_type": Literal[name],
                 "schema_version": Literal[version],
                 "payload": payload,
+                **({"episode_id": Identifier} if optional_episode else {}),
             },
+            **optional_episode,
             "schema_version": version,
             "__doc__": doc if version == 1 else f"{doc} (schema version {version})",
             "__module__": __name__,
@@ -442,6 +512,10 @@ EVENT_TYPES: dict[str, tuple[type[_Frozen], str]] = {
     "care_proceedings_concluded": (CareProceedingsConcluded, "Care proceedings concluded."),
     "exception_reason_recorded": (ExceptionReasonRecorded, "A reason recorded for a breach."),
     "case_allocated": (CaseAllocated, "The case was allocated to a worker and team."),
+    "child_details_recorded": (
+        ChildDetailsRecorded,
+        "The child's details (month of birth) were recorded or corrected.",
+    ),
     "event_voided": (EventVoided, "An earlier event is withdrawn."),
 }
 

@@ -14,8 +14,8 @@ _ENVELOPE: dict[str, Any] = {
     "worker_id": "W-0042",
 }
 
-# event_type -> (episode_id, occurred_at, payload)
-_EXAMPLES: dict[str, tuple[str, str, dict[str, Any]]] = {
+# event_type -> (episode_id, occurred_at, payload); no episode id where it may be left out
+_EXAMPLES: dict[str, tuple[str | None, str, dict[str, Any]]] = {
     "contact_received": ("CON-1001", "2025-01-06T09:12:00Z", {"contact_source": "police"}),
     "contact_decision": (
         "CON-1001",
@@ -119,11 +119,9 @@ _EXAMPLES: dict[str, tuple[str, str, dict[str, Any]]] = {
         {"kpi": "PROC-26W", "reason": "extension_granted"},
     ),
     "case_allocated": ("REF-2001", "2025-01-07T09:30:00Z", {}),
-    "event_voided": (
-        "ASMT-7001",
-        "2025-03-01",
-        {"voided_event_id": "mosaic-evt-000131", "voided_event_type": "assessment_completed"},
-    ),
+    # no episode id, and a London local time without an offset, as case systems export them
+    "child_details_recorded": (None, "2025-01-08T11:05:00", {"birth_month": "2016-05"}),
+    "event_voided": ("ASMT-7001", "2025-03-01", {"voided_event_id": "mosaic-evt-000131"}),
 }
 
 
@@ -134,7 +132,7 @@ def example_event(event_type: str) -> dict[str, Any]:
         "event_type": event_type,
         **_ENVELOPE,
         "occurred_at": occurred_at,
-        "episode_id": episode_id,
+        **({"episode_id": episode_id} if episode_id is not None else {}),
         "payload": copy.deepcopy(payload),
     }
 

@@ -556,9 +556,20 @@ class _Child:
         payload: dict[str, Any] = {
             "referral_source": _weighted(rng, REFERRAL_SOURCES, REFERRAL_SOURCE_WEIGHTS)
         }
-        if rng.random() < 0.95:
+        stated = rng.random() < 0.95
+        if stated:
             payload["birth_month"] = self.birth_month
         self.ev("referral_received", key, referral, payload, teams.referrals, True)
+        if not stated:
+            # the month of birth is recorded on the child's details a few days later
+            details = {"birth_month": self.birth_month}
+            self.on(
+                day + _between(rng, 1, 10),
+                "child_details_recorded",
+                self.new_id("DET"),
+                details,
+                teams.referrals,
+            )
         if rng.random() < 0.88:
             decided = _clock(key + _between(rng, 30, 23 * HOUR + 30))
         else:

@@ -28,6 +28,7 @@ SERVICE_EVENT_TYPES: Final[dict[str, tuple[str, ...]]] = {
         "cin_plan_ended",
         "case_closed",
         "case_allocated",
+        "child_details_recorded",
     ),
     "assessments": (
         "assessment_started",

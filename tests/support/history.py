@@ -249,11 +249,14 @@ def period_of_care(
     started: When,
     ended: When | None = None,
     *,
-    birth_month: str = "2015-01",
+    birth_month: str | None = "2015-01",
     reason_ceased: str = "E13",
     team: str = "North",
+    ended_team: str | None = None,
 ) -> list[EventEnvelope]:
-    payload = {"legal_status": "C2", "category_of_need": "N1", "birth_month": birth_month}
+    payload = {"legal_status": "C2", "category_of_need": "N1"}
+    if birth_month is not None:
+        payload["birth_month"] = birth_month
     events = [ev("period_of_care_started", child, episode, started, payload, team=team)]
     if ended is not None:
         events.append(
@@ -263,7 +266,7 @@ def period_of_care(
                 episode,
                 ended,
                 {"reason_episode_ceased": reason_ceased},
-                team=team,
+                team=ended_team or team,
             )
         )
     return events
@@ -347,5 +350,14 @@ def exception_reason(child: str, episode: str, when: When, kpi: str, reason: str
 
 
 def void(target: EventEnvelope, when: When = "2025-03-31") -> EventEnvelope:
-    payload = {"voided_event_id": target.event_id, "voided_event_type": target.event_type}
+    """A void naming only the event it withdraws, as the contract allows."""
+    payload = {"voided_event_id": target.event_id}
     return ev("event_voided", target.child_id, target.episode_id, when, payload)
+
+
+def child_details(child: str, when: When, birth_month: str | None) -> EventEnvelope:
+    payload = {"birth_month": birth_month} if birth_month is not None else {}
+    raw = event_dict("child_details_recorded", child_id=child, episode_id="x", occurred_at=when,
+                     team="North", payload=payload)  # fmt: skip
+    del raw["episode_id"]  # the contract lets a case system leave it out
+    return parse_event(json.dumps(raw))

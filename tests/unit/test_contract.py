@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -91,29 +91,49 @@ def test_an_unknown_event_type_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "naive",
+    ("local", "utc"),
     [
-        "2025-01-08T09:00:00",
-        "2025-01-08T23:59:59",
-        # Midnight without an offset is still a naive time, not a date: accepted as the date
-        # 8 Jan it would be flagged date-only and, as the end of an hour clock, read as
-        # 23:59:59, almost 24 hours later than sent.
-        "2025-01-08T00:00:00",
-        "2025-01-08T00:00",
+        # Without an offset a time is Europe/London local time (catalogue section 10.9): GMT in
+        # January, BST in July; converted to UTC once, here.
+        ("2025-01-08T09:00:00", datetime(2025, 1, 8, 9, 0, tzinfo=UTC)),
+        ("2025-07-08T09:00:00", datetime(2025, 7, 8, 8, 0, tzinfo=UTC)),
+        ("2025-07-08T23:59:59", datetime(2025, 7, 8, 22, 59, 59, tzinfo=UTC)),
+        # Midnight without an offset is still a time, not a date: read as the date 8 Jan it
+        # would be flagged date-only and, as the end of an hour clock, read as 23:59:59.
+        ("2025-01-08T00:00:00", datetime(2025, 1, 8, 0, 0, tzinfo=UTC)),
+        ("2025-01-08T00:00", datetime(2025, 1, 8, 0, 0, tzinfo=UTC)),
     ],
 )
-def test_a_naive_occurred_at_is_refused(naive: str) -> None:
+def test_a_time_without_an_offset_is_london_time(local: str, utc: datetime) -> None:
     raw = example_event("contact_decision")
-    raw["occurred_at"] = naive
-    with pytest.raises(ValidationError):
-        _parse(raw)
+    raw["occurred_at"] = local
+    raw["recorded_at"] = local
+    event = _parse(raw)
+    assert event.occurred_at == utc
+    assert event.recorded_at == utc
+    assert not is_date_only(event.occurred_at)
 
 
-def test_a_naive_recorded_at_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("local", "why"),
+    [
+        # 30 Mar 2025: the clocks went from 01:00 GMT to 02:00 BST; 01:30 never happened
+        ("2025-03-30T01:30:00", "does not exist in Europe/London"),
+        # 26 Oct 2025: the clocks went back from 02:00 BST to 01:00 GMT; 01:30 happened twice
+        ("2025-10-26T01:30:00", "happens twice in Europe/London"),
+    ],
+)
+@pytest.mark.parametrize("field", ["occurred_at", "recorded_at"])
+def test_a_local_time_the_clock_change_skips_or_repeats_is_refused(
+    local: str, why: str, field: str
+) -> None:
     raw = example_event("contact_decision")
-    raw["recorded_at"] = "2025-01-06T16:20:00"
-    with pytest.raises(ValidationError):
+    raw[field] = local
+    with pytest.raises(ValidationError, match=why):
         _parse(raw)
+    # with its offset the same moment is accepted
+    raw[field] = local + "+01:00"
+    assert _parse(raw)
 
 
 def test_a_date_only_occurred_at_is_accepted_and_flagged_date_only() -> None:

@@ -22,6 +22,7 @@ from kpi.domain.episodes import (
     Assessment,
     CareProceedings,
     Referral,
+    TeamOnEvent,
     episode_kind,
     fold,
 )
@@ -35,6 +36,11 @@ from kpi.service import (
 )
 
 CHILD = "C-1"
+
+
+def without_team_history(episode: AnyEpisode | None) -> AnyEpisode | None:
+    """The episode less its per-event teams, for tests about its other fields."""
+    return episode.model_copy(update={"teams": ()}) if episode is not None else None
 
 
 def _event(
@@ -155,15 +161,26 @@ def test_assessment_fold_is_the_same_in_any_arrival_order(
     events: Sequence[EventEnvelope],
 ) -> None:
     # Started 8 Jan, authorised 28 Feb 2025; the team is the one on the latest event in event
-    # time (the authorisation), not the one that arrived last.
-    assert fold("assessment", events) == Assessment(
+    # time (the authorisation), not the one that arrived last, and each event's team is kept in
+    # event-time order.
+    folded = fold("assessment", events)
+    assert folded == Assessment(
         episode_id="ASMT-1",
         child_id=CHILD,
         team="Assessment North",
+        teams=(
+            TeamOnEvent(on=date(2025, 1, 8), event_type="assessment_started", team="Front Door"),
+            TeamOnEvent(
+                on=date(2025, 2, 28), event_type="assessment_completed", team="Assessment North"
+            ),
+        ),
         referral_id="REF-1",
         started_on=date(2025, 1, 8),
         authorised_on=date(2025, 2, 28),
     )
+    assert folded.team_at(date(2025, 2, 27)) == "Front Door"
+    assert folded.team_at(date(2025, 2, 28)) == "Assessment North"
+    assert folded.team_of("assessment_started") == "Front Door"
 
 
 @given(st.permutations(_PROCEEDINGS_EVENTS))
@@ -172,7 +189,7 @@ def test_care_proceedings_fold_is_the_same_in_any_arrival_order(
 ) -> None:
     # Extensions add up: 8 + 4 = 12 weeks. Both conclusions fall on 30 Oct; the one recorded
     # later (p-5, SGO, Court Team B) is the latest in event time.
-    assert fold("care_proceedings", events) == CareProceedings(
+    assert without_team_history(fold("care_proceedings", events)) == CareProceedings(
         episode_id="PROC-1",
         child_id=CHILD,
         team="Court Team B",
@@ -300,7 +317,7 @@ async def test_new_events_build_the_episode() -> None:
     repo = FakeCaseRepository()
     statuses = await _apply_all(repo, _started("2025-01-08"), _completed("2025-02-28"))
     assert statuses == [Recorded.NEW, Recorded.NEW]
-    assert repo.episodes == {
+    assert {k: without_team_history(e) for k, e in repo.episodes.items()} == {
         ASSESSMENT_KEY: Assessment(
             episode_id="ASMT-1",
             child_id=CHILD,

@@ -121,15 +121,17 @@ def test_strat_48h_counts_the_first_discussion_per_referral_and_partners_counts_
             "RF-2",
             ("police", "health", "education", "other"),
         ),
-        # SD4: its referral never arrived -> cannot be timed, out of STRAT-48H
+        # SD4: its referral never arrived -> in the cohort, not met (catalogue section 10.2)
         strategy("K3", "SD-4", "2025-02-12T09:00:00+00:00", "RF-X", ("police", "education")),
     ]
     result = run(events, date(2025, 2, 28))
-    # STRAT-48H, month Feb: SD1 met, SD3 breach -> 1/2
-    assert nd(result.figure("STRAT-48H", "month")) == (1, 2)
+    # STRAT-48H, month Feb: SD1 met, SD3 breach, SD4 not met -> 1/3
+    assert nd(result.figure("STRAT-48H", "month")) == (1, 3)
     assert [
         b.episode_id for b in result.breaches if b.kpi == "STRAT-48H" and b.period == "month"
-    ] == ["SD-3"]
+    ] == ["SD-3", "SD-4"]
+    missing = [i for i in result.issues if i.check is Check.STRATEGY_DISCUSSION_WITHOUT_REFERRAL]
+    assert [i.episode_id for i in missing] == ["SD-4"]
     # STRAT-PARTNERS, month Feb: SD1 (all three) met, SD2 (no education) not, SD3 (all three
     # and other) met, SD4 (no health) not -> 2/4
     assert nd(result.figure("STRAT-PARTNERS", "month")) == (2, 4)

@@ -161,10 +161,11 @@ def test_cla_dental_within_12_months_for_children_looked_after_12_months() -> No
 
 
 def test_placement_3plus_counts_placements_starting_in_the_12_months_before() -> None:
-    # the 12 months before 30 Apr 2025: 1 May 2024 to 30 Apr 2025
+    # the 12 months before 30 Apr 2025: 30 Apr 2024 (exactly 12 months before, included:
+    # catalogue section 10.6) to 30 Apr 2025
     events = [
         *period_of_care("G1", "POC-1", "2024-04-30"),
-        *placement("G1", "PL-1a", "2024-04-30", "POC-1", ended="2024-09-01"),  # outside
+        *placement("G1", "PL-1a", "2024-04-30", "POC-1", ended="2024-09-01"),  # the first day
         *placement("G1", "PL-1b", "2024-09-01", "POC-1", ended="2025-02-01"),
         *placement("G1", "PL-1c", "2025-02-01", "POC-1"),
         *period_of_care("G2", "POC-2", "2024-05-01"),
@@ -173,9 +174,13 @@ def test_placement_3plus_counts_placements_starting_in_the_12_months_before() ->
         *placement("G2", "PL-2c", "2025-02-01", "POC-2"),
         *period_of_care("G3", "POC-3", "2024-05-01"),
         *placement("G3", "PL-3", "2024-05-01", "POC-3"),
+        *period_of_care("G4", "POC-4", "2024-04-29"),
+        *placement("G4", "PL-4a", "2024-04-29", "POC-4", ended="2024-09-01"),  # a day outside
+        *placement("G4", "PL-4b", "2024-09-01", "POC-4", ended="2025-02-01"),
+        *placement("G4", "PL-4c", "2025-02-01", "POC-4"),
     ]
-    # G1: 2 in the window; G2: 3 -> counted; G3: 1 -> 1/3
-    assert nd(run(events, date(2025, 4, 30)).figure("PLACEMENT-3PLUS", "as_at")) == (1, 3)
+    # G1: 3 in the window -> counted; G2: 3 -> counted; G3: 1; G4: 2 -> 2/4
+    assert nd(run(events, date(2025, 4, 30)).figure("PLACEMENT-3PLUS", "as_at")) == (2, 4)
 
 
 def test_placement_longterm_under_16_in_care_2_5_years_and_same_placement_2_years() -> None:
@@ -247,7 +252,8 @@ def test_sw_changes_counts_3_or_more_workers_in_the_12_months_including_the_one_
         allocated("S2", "2024-06-30", "W1"),
         allocated("S2", "2024-09-01", "W2"),
         allocated("S2", "2025-01-01", "W1"),
-        # S3: W2 left the day before the window; W3 held it from its first day, then W4 -> 2
+        # S3: W2 held it until the window's first day (included, section 10.6), when W3 took
+        #   over; then W4 -> 3 -> counted
         referral("S3", "R-3", "2023-01-01"),
         allocated("S3", "2023-01-01", "W1"),
         allocated("S3", "2024-06-29", "W2"),
@@ -261,4 +267,4 @@ def test_sw_changes_counts_3_or_more_workers_in_the_12_months_including_the_one_
         case_closed("S4", "R-4", "2025-03-01"),
     ]
     result = run(events, date(2025, 6, 30))
-    assert nd(result.figure("SW-CHANGES", "as_at")) == (1, 3)
+    assert nd(result.figure("SW-CHANGES", "as_at")) == (2, 3)

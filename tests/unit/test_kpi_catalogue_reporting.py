@@ -18,6 +18,7 @@ from kpi.domain.kpis import CATALOGUE
 from kpi.domain.kpis.base import Polarity
 from tests.support.history import (
     assessment,
+    child_details,
     contact,
     cp_plan,
     ev,
@@ -246,8 +247,11 @@ def test_breaches_carry_their_exception_reason_or_reason_not_recorded() -> None:
     assert reasons[("PROC-26W", "K1")] == "extension_granted"
     assert reasons[("PROC-26W", "K2")] == "reason_not_recorded"
     assert reasons[("ASMT-45WD", "K3")] == "child_or_family_unavailable"
-    # the DfE-basis breach of the same assessment has no reason of its own
-    assert reasons[("ASMT-45WD-DFE", "K3")] == "reason_not_recorded"
+    # the DfE-basis breach of the same assessment shares the reason (catalogue section 10.7)
+    assert reasons[("ASMT-45WD-DFE", "K3")] == "child_or_family_unavailable"
+    # and so does the per-application figure of the same proceedings
+    assert reasons[("PROC-26W-APPLICATION", "K1")] == "extension_granted"
+    assert reasons[("PROC-26W-APPLICATION", "K2")] == "reason_not_recorded"
     # a breach is listed once per period it falls in: July month, quarter, year, rolling 12
     assert {b.period for b in result.breaches if b.child_id == "K1" and b.kpi == "PROC-26W"} == {
         "month",
@@ -303,7 +307,10 @@ def test_an_authorised_assessment_has_no_open_clock() -> None:
         referral("K1", "R-1", "2025-03-03T09:00:00+00:00"),
         *assessment("K1", "A-1", "R-1", "2025-03-05", "2025-04-01"),
     ]
-    assert not [c for c in run(events, date(2025, 4, 30)).open_clocks]
+    clocks = run(events, date(2025, 4, 30)).open_clocks
+    assert not [c for c in clocks if c.clock.kpi.startswith("ASMT")]
+    # the referral itself was never decided: its 24-hour clock is open, and overdue
+    assert [(c.clock.kpi, c.state) for c in clocks] == [("REF-DECISION", "overdue")]
 
 
 # --- data quality (catalogue section 9) --------------------------------------------------------
@@ -379,6 +386,30 @@ CRAFTED: dict[Check, tuple[list[EventEnvelope], set[str]]] = {
         {"CPP-1", "R-2"},
     ),
     Check.DATE_ONLY_HOUR_CLOCK: (contact("K1", "CON-1", "2025-05-01", None), {"CON-1"}),
+    # an ICPC whose section 47 names no strategy discussion; one whose section 47 never started
+    Check.ICPC_WITHOUT_STRATEGY_DISCUSSION: (
+        [
+            section_47("K1", "S47-1", "2025-05-01", "R-1"),
+            icpc("K1", "ICPC-1", "2025-05-14", "S47-1"),
+        ],
+        {"ICPC-1"},
+    ),
+    Check.ICPC_WITHOUT_SECTION_47: ([icpc("K1", "ICPC-1", "2025-05-14", "S47-NEVER")], {"ICPC-1"}),
+    Check.STRATEGY_DISCUSSION_WITHOUT_REFERRAL: (
+        [strategy("K1", "SD-1", "2025-05-02T10:00:00+01:00", "R-NEVER")],
+        {"SD-1"},
+    ),
+    # looked after with no month of birth anywhere; K2's comes on its details, K3's on a referral
+    Check.BIRTH_MONTH_NOT_RECORDED: (
+        [
+            *period_of_care("K1", "POC-1", "2025-03-01", birth_month=None),
+            *period_of_care("K2", "POC-2", "2025-03-01", birth_month=None),
+            child_details("K2", "2025-03-02", "2019-04"),
+            referral("K3", "R-3", "2025-02-01T10:00:00+00:00", birth_month="2012-01"),
+            *period_of_care("K3", "POC-3", "2025-03-01", birth_month=None),
+        ],
+        {"POC-1"},
+    ),
 }
 
 

@@ -177,22 +177,28 @@ def test_assessment_clock_starts_on_the_referral_date_in_england() -> None:
     assert _one_assessment(referred, date(2024, 11, 4)).met
 
 
-def test_assessment_without_its_referral_is_left_out() -> None:
-    # R-9 has not arrived: the assessment cannot be timed, so it is in neither numerator nor
-    # denominator rather than guessed.
+# An assessment that cannot be timed from its referral stays in the cohort, not met, with no
+# due date (catalogue section 10.2): never dropped, never guessed.
+UNTIMED = [
+    Outcome("North", date(2024, 11, 4), False, CHILD, "A-1", value=None, due=None),
+]
+
+
+def test_assessment_without_its_referral_counts_as_not_met() -> None:
+    # R-9 has not arrived.
     outcomes = _asmt_outcomes(
         [_assessment("A-1", "R-9", date(2024, 11, 4))],
         _referrals(_referral("R-1", date(2024, 9, 2))),
     )
-    assert outcomes == []
+    assert outcomes == UNTIMED
 
 
-def test_assessment_with_no_referral_id_is_left_out() -> None:
+def test_assessment_with_no_referral_id_counts_as_not_met() -> None:
     outcomes = _asmt_outcomes(
         [_assessment("A-1", None, date(2024, 11, 4))],
         _referrals(_referral("R-1", date(2024, 9, 2))),
     )
-    assert outcomes == []
+    assert outcomes == UNTIMED
 
 
 def test_assessment_is_timed_only_from_its_own_childs_referral() -> None:
@@ -201,14 +207,14 @@ def test_assessment_is_timed_only_from_its_own_childs_referral() -> None:
         [_assessment("A-1", "R-1", date(2024, 11, 4), child_id="C-1")],
         _referrals(_referral("R-1", date(2024, 9, 2), child_id="C-2")),
     )
-    assert outcomes == []
+    assert outcomes == UNTIMED
 
 
 def test_referral_without_a_received_date_cannot_time_an_assessment() -> None:
     # The referral episode exists (e.g. only its decision has arrived) but has no receipt date.
     referral = Referral(episode_id="R-1", child_id=CHILD, team="Front Door")
     outcomes = _asmt_outcomes([_assessment("A-1", "R-1", date(2024, 11, 4))], _referrals(referral))
-    assert outcomes == []
+    assert outcomes == UNTIMED
 
 
 def test_assessment_not_yet_authorised_is_not_in_the_cohort() -> None:
@@ -320,7 +326,7 @@ def test_a_court_extension_does_not_move_the_26_week_kpi() -> None:
         assert [o.met for o in outcomes_of(PROC_26W, [late, in_time])] == [False, True]
 
 
-def test_proceedings_still_running_or_without_an_issue_date_are_not_in_the_cohort() -> None:
+def test_proceedings_still_running_are_out_and_without_an_issue_date_are_not_met() -> None:
     outcomes = outcomes_of(
         PROC_26W,
         [
@@ -328,7 +334,8 @@ def test_proceedings_still_running_or_without_an_issue_date_are_not_in_the_cohor
             _proceedings(None, date(2025, 8, 20), episode_id="P-2"),  # issue event not arrived
         ],
     )
-    assert outcomes == []
+    # P-2 concluded: in the cohort, not met, with no duration for PROC-WEEKS (section 10.2)
+    assert [(o.episode_id, o.met, o.value) for o in outcomes] == [("P-2", False, None)]
 
 
 def test_proceedings_concluded_outside_the_period_are_not_counted() -> None:
@@ -391,7 +398,7 @@ def _snapshot_inputs() -> list[AnyEpisode]:
         _assessment("A-5", "R-5", date(2024, 3, 8), team="North"),
         # Authorised Thu 20 Mar 2025, after the as-at date: in no period.
         _assessment("A-6", "R-6", date(2025, 3, 20), team="North"),
-        # Referral R-7 never arrived: in no period.
+        # Referral R-7 never arrived: in all four periods, not met (catalogue section 10.2).
         _assessment("A-7", "R-7", date(2025, 3, 11), team="North"),
     ]
     care_proceedings = [
@@ -416,14 +423,14 @@ def _snapshot_inputs() -> list[AnyEpisode]:
 @pytest.mark.parametrize(
     ("kind", "council", "north", "south"),
     [
-        # month: A-1 (in time)
-        (PeriodKind.MONTH, Tally(1, 1), Tally(1, 1), Tally(0, 0)),
-        # quarter: A-1 (in time), A-2 (late)
-        (PeriodKind.QUARTER, Tally(1, 2), Tally(1, 1), Tally(0, 1)),
-        # year to date, A-3 (in time)
-        (PeriodKind.FINANCIAL_YEAR_TO_DATE, Tally(2, 3), Tally(2, 2), Tally(0, 1)),
-        # rolling 12 months, A-4 (in time)
-        (PeriodKind.ROLLING_12_MONTHS, Tally(3, 4), Tally(2, 2), Tally(1, 2)),
+        # month: A-1 (in time), A-7 (no referral)
+        (PeriodKind.MONTH, Tally(1, 2), Tally(1, 2), Tally(0, 0)),
+        # quarter: A-1 (in time), A-2 (late), A-7
+        (PeriodKind.QUARTER, Tally(1, 3), Tally(1, 2), Tally(0, 1)),
+        # year to date, A-3 (in time), A-7
+        (PeriodKind.FINANCIAL_YEAR_TO_DATE, Tally(2, 4), Tally(2, 3), Tally(0, 1)),
+        # rolling 12 months, A-4 (in time), A-7
+        (PeriodKind.ROLLING_12_MONTHS, Tally(3, 5), Tally(2, 3), Tally(1, 2)),
     ],
     ids=str,
 )

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import TypeVar
 
+from casetime.events import as_start_instant, local_date
 from kpi.domain.calendar import WorkingDayCalendar
-from kpi.domain.episodes import AnyEpisode, Episode
+from kpi.domain.episodes import AnyEpisode, ChildDetails, Episode, PeriodOfCare, Referral
 
 E = TypeVar("E", bound=Episode)
 
@@ -49,6 +50,23 @@ class CaseBook:
         found = self._by_id.get((kind, child_id, episode_id))
         return found if isinstance(found, model) else None
 
+    def birth_month(self, child_id: str, as_at: date) -> str | None:
+        """The child's month of birth as last recorded on or before the as-at date: on a
+        referral, a period of care or the child's details (the details win a tie)."""
+        recorded: list[tuple[datetime, int, str]] = []
+        for referral in self.of_child("referral", child_id, Referral):
+            at = referral.received_at
+            if referral.birth_month and at is not None and local_date(at) <= as_at:
+                recorded.append((at, 0, referral.birth_month))
+        for poc in self.of_child("period_of_care", child_id, PeriodOfCare):
+            if poc.birth_month and poc.started_on is not None and poc.started_on <= as_at:
+                recorded.append((as_start_instant(poc.started_on), 0, poc.birth_month))
+        for details in self.of_child("child_details", child_id, ChildDetails):
+            recorded.extend(
+                (b.at, 1, b.birth_month) for b in details.birth_months if local_date(b.at) <= as_at
+            )
+        return max(recorded)[2] if recorded else None
+
     def children(self) -> set[str]:
         return {child for (_, child) in self._by_child}
 
@@ -59,6 +77,8 @@ class RuleSettings:
 
     cp_visit_standard_working_days: int = 10
     due_soon_working_days: int = 5
+    # hour clocks are due soon within this share of their limit (catalogue section 10.8)
+    hour_clock_due_soon_share: float = 0.25
     # REF-DECISION: 24 hours [BOARD], or 1 working day [SG]
     referral_decision_basis: str = "hours"
     # SSDA903 REC codes that mean the child went home (RETURN-12M cohort)

@@ -67,6 +67,7 @@ class CouncilConfig(_Strict):
     working_day_convention: WorkingDayConvention = WorkingDayConvention.EXCLUSIVE
     cp_visit_standard_working_days: int = Field(default=10, ge=1, le=30)
     due_soon_working_days: int = Field(default=5, ge=0, le=30)
+    hour_clock_due_soon_share: float = Field(default=0.25, gt=0, le=1)
     referral_decision_basis: Literal["hours", "working_day"] = "hours"
     return_home_reasons: list[str] = ["E13"]
     small_number_threshold: int = Field(default=5, ge=0)
@@ -109,6 +110,7 @@ class CouncilConfig(_Strict):
         return RuleSettings(
             cp_visit_standard_working_days=self.cp_visit_standard_working_days,
             due_soon_working_days=self.due_soon_working_days,
+            hour_clock_due_soon_share=self.hour_clock_due_soon_share,
             referral_decision_basis=self.referral_decision_basis,
             return_home_reasons=tuple(self.return_home_reasons),
             population_0_to_17=self.population_0_to_17,

@@ -15,9 +15,12 @@ from kpi.domain.episodes import (
     ChildProtectionPlan,
     Episode,
     InitialConference,
+    PeriodOfCare,
     Referral,
     Section47,
+    StrategyDiscussion,
 )
+from kpi.domain.kpis.base import open_per_child
 
 
 class Check(StrEnum):
@@ -29,6 +32,12 @@ class Check(StrEnum):
     SECTION_47_OPEN_WITHOUT_ICPC = "section_47_open_15wd_without_icpc"
     EPISODE_NEVER_OPENED = "episode_never_opened"
     DATE_ONLY_HOUR_CLOCK = "date_only_hour_clock"
+    # a cohort member whose start event is missing: counted, not met (catalogue section 10.2)
+    ICPC_WITHOUT_STRATEGY_DISCUSSION = "icpc_without_strategy_discussion"
+    ICPC_WITHOUT_SECTION_47 = "icpc_without_section_47"
+    STRATEGY_DISCUSSION_WITHOUT_REFERRAL = "strategy_discussion_without_referral"
+    # a value a KPI needs and the case system did not send
+    BIRTH_MONTH_NOT_RECORDED = "birth_month_not_recorded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +49,12 @@ class Issue:
     detail: str
 
 
-def _issue(check: Check, episode: Episode, detail: str) -> Issue:
-    return Issue(check, episode.team, episode.child_id, episode.episode_id, detail)
-
-
 def data_quality_issues(book: CaseBook, ctx: RuleContext) -> Iterator[Issue]:
+    def _issue(check: Check, episode: Episode, detail: str) -> Issue:
+        # the team that held the episode at the as-at date (section 10.1)
+        team = episode.team_at(ctx.as_at)
+        return Issue(check, team, episode.child_id, episode.episode_id, detail)
+
     for icpc in book.all("initial_conference", InitialConference):
         if icpc.held_on.weekday() >= 5:
             yield _issue(Check.ICPC_ON_WEEKEND, icpc, f"ICPC held on {icpc.held_on:%A %d %b %Y}")
@@ -90,7 +100,45 @@ def data_quality_issues(book: CaseBook, ctx: RuleContext) -> Iterator[Issue]:
             yield _issue(
                 Check.ASSESSMENT_WITHOUT_REFERRAL,
                 assessment,
-                f"referral {assessment.referral_id} not received",
+                f"referral {assessment.referral_id} not received"
+                if assessment.referral_id
+                else "no referral named",
+            )
+
+    for icpc in book.all("initial_conference", InitialConference):
+        s47 = book.get("section_47", icpc.child_id, icpc.section_47_id, Section47)
+        if s47 is None or s47.started_on is None:
+            yield _issue(
+                Check.ICPC_WITHOUT_SECTION_47, icpc, f"section 47 {icpc.section_47_id} not started"
+            )
+        strategy_id = icpc.strategy_discussion_id or (s47.strategy_discussion_id if s47 else None)
+        if book.get("strategy_discussion", icpc.child_id, strategy_id, StrategyDiscussion) is None:
+            yield _issue(
+                Check.ICPC_WITHOUT_STRATEGY_DISCUSSION,
+                icpc,
+                f"strategy discussion {strategy_id} not held"
+                if strategy_id
+                else "no strategy discussion named",
+            )
+
+    for sd in book.all("strategy_discussion", StrategyDiscussion):
+        referral = book.get("referral", sd.child_id, sd.referral_id, Referral)
+        if referral is None or referral.received_at is None:
+            yield _issue(
+                Check.STRATEGY_DISCUSSION_WITHOUT_REFERRAL,
+                sd,
+                f"referral {sd.referral_id} not received",
+            )
+
+    for child_id, poc in open_per_child(
+        book.all("period_of_care", PeriodOfCare), ctx.as_at
+    ).items():
+        if book.birth_month(child_id, ctx.as_at) is None:
+            yield _issue(
+                Check.BIRTH_MONTH_NOT_RECORDED,
+                poc,
+                "looked after with no month of birth: CLA-HEALTH holds them to 6 months,"
+                " PLACEMENT-LONGTERM leaves them out",
             )
 
     held_for = {

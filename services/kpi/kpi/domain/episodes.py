@@ -23,6 +23,7 @@ from casetime.events import (
     CareProceedingsExtensionGranted,
     CareProceedingsIssued,
     CaseClosed,
+    ChildDetailsRecorded,
     ChildProtectionPlanEnded,
     ChildProtectionPlanStarted,
     ContactDecision,
@@ -79,6 +80,7 @@ EpisodeKind = Literal[
     "care_proceedings",
     "allocation",
     "exception",
+    "child_details",
 ]
 
 # The episode kind each event type builds, and whether the event opens the episode.
@@ -115,6 +117,7 @@ EPISODE_KIND_OF: dict[str, EpisodeKind] = {
     "care_proceedings_concluded": "care_proceedings",
     "case_allocated": "allocation",
     "exception_reason_recorded": "exception",
+    "child_details_recorded": "child_details",
 }
 
 # Events that continue or close an episode, and the event that should have opened it
@@ -135,8 +138,19 @@ OPENING_EVENT: dict[EpisodeKind, str] = {
 
 def episode_kind(event: EventEnvelope) -> EpisodeKind | None:
     if isinstance(event.payload, EventVoided):
-        return EPISODE_KIND_OF.get(event.payload.voided_event_type)
+        # a void names only the event it withdraws; the store finds that event's episode
+        voided_type = event.payload.voided_event_type
+        return EPISODE_KIND_OF.get(voided_type) if voided_type is not None else None
     return EPISODE_KIND_OF.get(event.event_type)
+
+
+class TeamOnEvent(BaseModel):
+    """The team one of the episode's events named, and when that event happened."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    on: date
+    event_type: str
+    team: str
 
 
 class Episode(BaseModel):
@@ -145,10 +159,33 @@ class Episode(BaseModel):
     kind: str
     episode_id: str
     child_id: str
-    # The team on the latest event: the team that closed the clock, or holds it open.
+    # The team on the latest event of all; figures use team_of and team_at instead.
     team: str
+    # Every live event's team, in event-time order (catalogue section 10.1).
+    teams: tuple[TeamOnEvent, ...] = ()
     # False when the episode's opening event has not arrived (late data, or never sent).
     opened: bool = True
+
+    def team_of(self, *event_types: str) -> str:
+        """The team named on the latest of these events: the event that closed a clock states
+        whose figure it is (catalogue section 10.1)."""
+        for named in reversed(self.teams):
+            if named.event_type in event_types:
+                return named.team
+        return self.team
+
+    def team_at(self, as_at: date) -> str:
+        """The team on the episode's latest event that happened on or before the as-at date:
+        who holds an open clock, or a child in a point-in-time cohort, on that day. Nothing that
+        happened afterwards moves the episode between teams."""
+        held = None
+        for named in self.teams:
+            if named.on > as_at:
+                break
+            held = named.team
+        if held is not None:
+            return held
+        return self.teams[0].team if self.teams else self.team
 
     @property
     def opened_on(self) -> date | None:
@@ -199,6 +236,7 @@ class Referral(Episode):
     received_at: datetime | None = None
     decided_at: datetime | None = None
     no_further_action: bool | None = None
+    next_steps: str | None = None
     closed: date | None = None
     birth_month: str | None = None
     date_only: bool = False
@@ -317,9 +355,9 @@ class Assessment(Episode):
 class Visit(Episode):
     kind: Literal["visit"] = "visit"
     held_on: date
-    purpose: VisitPurpose
+    purpose: VisitPurpose | None = None
     child_seen: bool
-    child_seen_alone: bool
+    child_seen_alone: bool | None = None
     serves_episode_id: str | None = None
 
     @property
@@ -416,9 +454,24 @@ class Exceptions(Episode):
     kind: Literal["exception"] = "exception"
     reasons: tuple[RecordedException, ...] = ()
 
-    def reason_for(self, kpi: str) -> ExceptionReason | None:
-        found = [r for r in self.reasons if r.kpi == kpi]
+    def reason_for(self, kpis: tuple[str, ...], as_at: date) -> ExceptionReason | None:
+        """The latest reason recorded by the as-at date for a breach of one of these KPIs."""
+        found = [r for r in self.reasons if r.kpi in kpis and r.recorded_on <= as_at]
         return found[-1].reason if found else None
+
+
+class BirthMonthRecorded(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    at: datetime
+    birth_month: str
+
+
+class ChildDetails(Episode):
+    """The child's details as the case system recorded them, each with when (the latest known at
+    the as-at date wins; see ``CaseBook.birth_month``)."""
+
+    kind: Literal["child_details"] = "child_details"
+    birth_months: tuple[BirthMonthRecorded, ...] = ()
 
 
 AnyEpisode = (
@@ -440,6 +493,7 @@ AnyEpisode = (
     | CareProceedings
     | Allocations
     | Exceptions
+    | ChildDetails
 )
 
 
@@ -495,6 +549,7 @@ def _fold_referral(base: dict[str, Any], events: Sequence[EventEnvelope]) -> Ref
             fields.update(
                 decided_at=as_end_instant(e.occurred_at),
                 no_further_action=e.payload.no_further_action,
+                next_steps=e.payload.next_steps,
             )
             fields["date_only"] = fields.get("date_only", False) or is_date_only(e.occurred_at)
         elif isinstance(e.payload, CaseClosed):
@@ -587,9 +642,12 @@ def _fold_assessment(base: dict[str, Any], events: Sequence[EventEnvelope]) -> A
     for e in events:
         if isinstance(e.payload, AssessmentStarted):
             fields.update(started_on=e.occurred_on, opened=True)
-            fields.setdefault("referral_id", e.payload.referral_id)
+            if fields.get("referral_id") is None:
+                fields["referral_id"] = e.payload.referral_id
         elif isinstance(e.payload, AssessmentCompleted):
-            fields.update(authorised_on=e.occurred_on, referral_id=e.payload.referral_id)
+            fields["authorised_on"] = e.occurred_on
+            if e.payload.referral_id is not None:
+                fields["referral_id"] = e.payload.referral_id
     return Assessment(**base, **fields)
 
 
@@ -704,6 +762,19 @@ def _fold_exceptions(base: dict[str, Any], events: Sequence[EventEnvelope]) -> E
     return Exceptions(**base, reasons=reasons)
 
 
+def _fold_child_details(base: dict[str, Any], events: Sequence[EventEnvelope]) -> ChildDetails:
+    return ChildDetails(
+        **base,
+        birth_months=tuple(
+            BirthMonthRecorded(
+                at=as_start_instant(e.occurred_at), birth_month=e.payload.birth_month
+            )
+            for e in events
+            if isinstance(e.payload, ChildDetailsRecorded) and e.payload.birth_month is not None
+        ),
+    )
+
+
 FOLDS: dict[EpisodeKind, Fold] = {
     "contact": _fold_contact,
     "referral": _fold_referral,
@@ -725,6 +796,7 @@ FOLDS: dict[EpisodeKind, Fold] = {
     "care_proceedings": _fold_proceedings,
     "allocation": _fold_allocations,
     "exception": _fold_exceptions,
+    "child_details": _fold_child_details,
 }
 
 EPISODE_MODELS: dict[str, type[AnyEpisode]] = {
@@ -748,6 +820,7 @@ EPISODE_MODELS: dict[str, type[AnyEpisode]] = {
     "care_proceedings": CareProceedings,
     "allocation": Allocations,
     "exception": Exceptions,
+    "child_details": ChildDetails,
 }
 
 
@@ -758,5 +831,12 @@ def fold(kind: EpisodeKind, events: Sequence[EventEnvelope]) -> AnyEpisode | Non
     # older schema versions are read as the latest, so each fold knows one payload model
     ordered = sorted((upcast(e) for e in events), key=_event_time_order)
     last = ordered[-1]
-    base = {"episode_id": last.episode_id, "child_id": last.child_id, "team": last.team}
+    base = {
+        "episode_id": last.episode_id,
+        "child_id": last.child_id,
+        "team": last.team,
+        "teams": tuple(
+            TeamOnEvent(on=e.occurred_on, event_type=e.event_type, team=e.team) for e in ordered
+        ),
+    }
     return FOLDS[kind](base, ordered)

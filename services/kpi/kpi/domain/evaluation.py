@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
+from casetime.events import as_end_instant
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.council import CouncilConfig
 from kpi.domain.data_quality import Issue, data_quality_issues
@@ -97,8 +98,18 @@ class Evaluation:
 
 
 def clock_status(clock: OpenClock, ctx: RuleContext) -> OpenClockStatus:
+    """On track, due soon or overdue at the as-at date. Hour clocks are judged at the end of
+    the as-at day: due soon within a share of their limit (section 10.8)."""
     working_days_left = ctx.calendar.working_days_between(ctx.as_at, clock.due)
-    if clock.due < ctx.as_at:
+    if clock.due_at is not None and clock.limit is not None:
+        left = clock.due_at - as_end_instant(ctx.as_at)
+        if left < timedelta(0):
+            state = ClockState.OVERDUE
+        elif left <= clock.limit * ctx.settings.hour_clock_due_soon_share:
+            state = ClockState.DUE_SOON
+        else:
+            state = ClockState.ON_TRACK
+    elif clock.due < ctx.as_at:
         state = ClockState.OVERDUE
     elif working_days_left <= ctx.settings.due_soon_working_days:
         state = ClockState.DUE_SOON
@@ -141,7 +152,7 @@ def evaluate(book: CaseBook, ctx: RuleContext, config: CouncilConfig) -> Evaluat
                     for service in config.services
                 )
             if kpi.timeliness:
-                breaches.extend(_breaches(kpi, label, members, book))
+                breaches.extend(_breaches(kpi, label, members, book, ctx.as_at))
     clocks = [
         clock_status(clock, ctx)
         for kpi in CATALOGUE
@@ -158,13 +169,18 @@ def evaluate(book: CaseBook, ctx: RuleContext, config: CouncilConfig) -> Evaluat
     )
 
 
-def _breaches(kpi: Kpi, period: str, members: list[Outcome], book: CaseBook) -> list[Breach]:
+def _breaches(
+    kpi: Kpi, period: str, members: list[Outcome], book: CaseBook, as_at: date
+) -> list[Breach]:
+    """Each member that missed its clock, with the reason recorded for the same episode by the
+    as-at date, for this KPI or the KPI it is a variant of (section 10.7)."""
+    kpis = (kpi.id,) if kpi.reasons_of is None else (kpi.id, kpi.reasons_of)
     found = []
     for o in members:
         if o.met:
             continue
         exceptions = book.get("exception", o.child_id, o.episode_id, Exceptions)
-        reason = exceptions.reason_for(kpi.id) if exceptions is not None else None
+        reason = exceptions.reason_for(kpis, as_at) if exceptions is not None else None
         found.append(
             Breach(
                 kpi.id,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
@@ -51,13 +51,16 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class OpenClock:
-    """A clock still running at the as-at date (catalogue section 4)."""
+    """A clock still running at the as-at date (catalogue section 4). Hour clocks also carry the
+    instant they fall due and their limit (due soon within a share of it, section 10.8)."""
 
     kpi: str
     team: str
     child_id: str
     episode_id: str
     due: date
+    due_at: datetime | None = None
+    limit: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,17 @@ class Kpi:
     open_clocks: Callable[[CaseBook, RuleContext], Iterator[OpenClock]] | None = None
     # Whether an outcome belongs to a period; by default, its counted_on date falls in it.
     belongs_to: Callable[[Outcome, Period], bool] | None = None
+    # KPIs whose cohort is children: one outcome per child from those in the period.
+    per_child: Callable[[list[Outcome]], list[Outcome]] | None = None
+    # The KPI whose recorded exception reasons this one's breaches share (section 10.7).
+    reasons_of: str | None = None
 
     def in_period(self, outcomes: Iterable[Outcome], period: Period) -> list[Outcome]:
         if self.belongs_to is None:
-            return [o for o in outcomes if o.counted_on in period]
-        return [o for o in outcomes if self.belongs_to(o, period)]
+            members = [o for o in outcomes if o.counted_on in period]
+        else:
+            members = [o for o in outcomes if self.belongs_to(o, period)]
+        return members if self.per_child is None else self.per_child(members)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +111,10 @@ def figure(kpi: Kpi, outcomes: list[Outcome], population: int | None) -> Figure:
     if kpi.measure is Measure.RATE_PER_10000:
         rate = count / population * 10_000 if population else None
         return Figure(count, population or 0, rate)
-    values = [o.value for o in outcomes if o.value is not None]
+    # medians and means are over the members with a duration (section 10.2)
+    timed = [o for o in outcomes if o.value is not None]
+    values = [o.value for o in timed if o.value is not None]
+    met, count = sum(o.weight for o in timed if o.met), sum(o.weight for o in timed)
     if not values:
         return Figure(met, count, None)
     middle = (
@@ -141,6 +153,29 @@ def open_per_child(spells: Iterable[S], as_at: date) -> dict[str, S]:
             if held is None or (spell.started_on or as_at) > (held.started_on or as_at):
                 current[spell.child_id] = spell
     return current
+
+
+def _one_per_child(outcomes: Iterable[Outcome], met_if_any: bool) -> list[Outcome]:
+    """Each child once, as their earliest outcome (its team and date); met as that outcome is,
+    or, with ``met_if_any``, when any of theirs is."""
+    chosen: dict[str, Outcome] = {}
+    for o in sorted(outcomes, key=lambda o: (o.counted_on, o.episode_id)):
+        held = chosen.get(o.child_id)
+        if held is None:
+            chosen[o.child_id] = o
+        elif met_if_any and o.met and not held.met:
+            chosen[o.child_id] = replace(held, met=True)
+    return list(chosen.values())
+
+
+def first_per_child(outcomes: list[Outcome]) -> list[Outcome]:
+    """A cohort of children counted from each child's first outcome in the period."""
+    return _one_per_child(outcomes, met_if_any=False)
+
+
+def any_per_child(outcomes: list[Outcome]) -> list[Outcome]:
+    """A cohort of children, each met when any of their outcomes in the period is."""
+    return _one_per_child(outcomes, met_if_any=True)
 
 
 def by_team(outcomes: Iterable[Outcome]) -> dict[str, list[Outcome]]:

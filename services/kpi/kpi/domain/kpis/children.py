@@ -12,6 +12,7 @@ from kpi.domain.episodes import (
     Allocations,
     ChildInNeedPlan,
     ChildProtectionPlan,
+    Episode,
     Referral,
     Section47,
 )
@@ -22,26 +23,36 @@ from kpi.domain.periods import add_months
 
 def children_in_need_at(book: CaseBook, as_at: date) -> dict[str, tuple[str, str]]:
     """Children with an open episode of need (referral not closed), or on a CIN or CP plan, or
-    looked after: child id -> (team, episode id)."""
-    open_children: dict[str, tuple[str, str]] = {}
+    looked after: child id -> (team, episode id) of their most recent open episode, the team as
+    at the as-at date."""
+    latest: dict[str, tuple[date, str, Episode]] = {}
+
+    def consider(episode: Episode, started: date | None, ended: date | None) -> None:
+        if not open_at(started, ended, as_at):
+            return
+        assert started is not None
+        key = (started, episode.episode_id, episode)
+        held = latest.get(episode.child_id)
+        if held is None or key[:2] > held[:2]:
+            latest[episode.child_id] = key
+
     for r in book.all("referral", Referral):
-        if open_at(local_date(r.received_at) if r.received_at else None, r.closed, as_at):
-            open_children[r.child_id] = (r.team, r.episode_id)
-    plans: list[ChildInNeedPlan | ChildProtectionPlan] = [
-        *book.all("cin_plan", ChildInNeedPlan),
-        *book.all("cp_plan", ChildProtectionPlan),
-    ]
-    for plan in plans:
-        if open_at(plan.started_on, plan.ended_on, as_at):
-            open_children.setdefault(plan.child_id, (plan.team, plan.episode_id))
-    for child_id, poc in looked_after_at(book, as_at).items():
-        open_children.setdefault(child_id, (poc.team, poc.episode_id))
-    return open_children
+        consider(r, local_date(r.received_at) if r.received_at else None, r.closed)
+    for plan in (*book.all("cin_plan", ChildInNeedPlan), *book.all("cp_plan", ChildProtectionPlan)):
+        consider(plan, plan.started_on, plan.ended_on)
+    for poc in looked_after_at(book, as_at).values():
+        consider(poc, poc.started_on, poc.ended_on)
+    return {
+        child_id: (episode.team_at(as_at), episode.episode_id)
+        for child_id, (_, _, episode) in latest.items()
+    }
 
 
 def children_with_3_or_more_social_workers(book: CaseBook, ctx: RuleContext) -> Iterator[Outcome]:
     """SW-CHANGES: children open at the as-at date; 3 or more distinct allocated workers in the
-    12 months before, counting the worker who held the case when the 12 months began."""
+    12 months before (the day exactly 12 months before included), counting the worker who held
+    the case when the 12 months began. The child counts for the team of their latest allocation
+    on or before the as-at date, else of their most recent open episode (section 10.1)."""
     window_start = add_months(ctx.as_at, -12)
     for child_id, (team, episode_id) in children_in_need_at(book, ctx.as_at).items():
         allocations = sorted(
@@ -49,12 +60,15 @@ def children_with_3_or_more_social_workers(book: CaseBook, ctx: RuleContext) -> 
                 a
                 for case in book.of_child("allocation", child_id, Allocations)
                 for a in case.allocations
+                if a.on <= ctx.as_at
             ),
             key=lambda a: a.on,
         )
-        before = [a for a in allocations if a.on <= window_start]
-        during = [a for a in allocations if window_start < a.on <= ctx.as_at]
+        before = [a for a in allocations if a.on < window_start]
+        during = [a for a in allocations if window_start <= a.on]
         workers = {a.worker_id for a in ([before[-1]] if before else []) + during if a.worker_id}
+        if allocations:
+            team = allocations[-1].team
         yield Outcome(team, ctx.as_at, len(workers) >= 3, child_id, episode_id)
 
 
@@ -66,7 +80,8 @@ def _children_in_need(book: CaseBook, ctx: RuleContext) -> Iterator[Outcome]:
 def _section_47s_started(book: CaseBook, ctx: RuleContext) -> Iterator[Outcome]:
     for s47 in book.all("section_47", Section47):
         if s47.started_on is not None:
-            yield Outcome(s47.team, s47.started_on, True, s47.child_id, s47.episode_id)
+            team = s47.team_of("section_47_started")
+            yield Outcome(team, s47.started_on, True, s47.child_id, s47.episode_id)
 
 
 def _children_on_plans(book: CaseBook, ctx: RuleContext) -> Iterator[Outcome]:
@@ -74,12 +89,13 @@ def _children_on_plans(book: CaseBook, ctx: RuleContext) -> Iterator[Outcome]:
     for plan in book.all("cp_plan", ChildProtectionPlan):
         if open_at(plan.started_on, plan.ended_on, ctx.as_at) and plan.child_id not in seen:
             seen.add(plan.child_id)
-            yield Outcome(plan.team, ctx.as_at, True, plan.child_id, plan.episode_id)
+            team = plan.team_at(ctx.as_at)
+            yield Outcome(team, ctx.as_at, True, plan.child_id, plan.episode_id)
 
 
 def _children_looked_after(book: CaseBook, ctx: RuleContext) -> Iterator[Outcome]:
     for child_id, poc in looked_after_at(book, ctx.as_at).items():
-        yield Outcome(poc.team, ctx.as_at, True, child_id, poc.episode_id)
+        yield Outcome(poc.team_at(ctx.as_at), ctx.as_at, True, child_id, poc.episode_id)
 
 
 SW_CHANGES = Kpi(

@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date, timedelta
 
-from casetime.events import VisitPurpose
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.episodes import DatedCheck, PeriodOfCare, Placement, Visit
-from kpi.domain.kpis.base import Kpi, OpenClock, Outcome, Polarity, open_at, open_per_child
+from kpi.domain.kpis.base import (
+    Kpi,
+    OpenClock,
+    Outcome,
+    Polarity,
+    first_per_child,
+    open_at,
+    open_per_child,
+)
 from kpi.domain.periods import Period, add_months
 
 FIRST_VISIT = timedelta(weeks=1)
@@ -58,13 +65,13 @@ def _current_placement(book: CaseBook, child_id: str, as_at: date) -> Placement 
 def next_visit_due(book: CaseBook, placement: Placement, as_at: date) -> date:
     """Regulation 28: within 1 week of the placement starting, then at most 6 weeks apart in the
     placement's first year, then at most 3 months apart if the placement is permanent (else 6
-    weeks)."""
+    weeks). Any visit in which the child was seen counts, whatever it names (section 10.4)."""
     assert placement.started_on is not None
     start = placement.started_on
     visits = sorted(
         v.held_on
         for v in book.of_child("visit", placement.child_id, Visit)
-        if v.purpose is VisitPurpose.LOOKED_AFTER and start <= v.held_on <= as_at
+        if v.child_seen and start <= v.held_on <= as_at
     )
     due = start + FIRST_VISIT
     first_year_ends = add_months(start, 12)
@@ -84,7 +91,8 @@ def children_visited_in_time(book: CaseBook, ctx: RuleContext) -> Iterator[Outco
         if placement is None:
             continue
         due = next_visit_due(book, placement, ctx.as_at)
-        yield Outcome(poc.team, ctx.as_at, ctx.as_at <= due, child_id, poc.episode_id, due=due)
+        team = poc.team_at(ctx.as_at)
+        yield Outcome(team, ctx.as_at, ctx.as_at <= due, child_id, poc.episode_id, due=due)
 
 
 def next_review_due(book: CaseBook, poc: PeriodOfCare, ctx: RuleContext) -> date:
@@ -105,7 +113,8 @@ def children_with_up_to_date_reviews(book: CaseBook, ctx: RuleContext) -> Iterat
     """CLA-REVIEWS: children looked after at the as-at date; no review overdue."""
     for child_id, poc in looked_after_at(book, ctx.as_at).items():
         due = next_review_due(book, poc, ctx)
-        yield Outcome(poc.team, ctx.as_at, ctx.as_at <= due, child_id, poc.episode_id, due=due)
+        team = poc.team_at(ctx.as_at)
+        yield Outcome(team, ctx.as_at, ctx.as_at <= due, child_id, poc.episode_id, due=due)
 
 
 def _looked_after_12_months(book: CaseBook, ctx: RuleContext) -> Iterator[PeriodOfCare]:
@@ -126,11 +135,11 @@ def health_assessments_up_to_date(book: CaseBook, ctx: RuleContext) -> Iterator[
     """CLA-HEALTH: looked after 12 months or more; a health assessment within 6 months (under
     5) or 12 months (5 and over). A child whose age is not known is held to 6 months."""
     for poc in _looked_after_12_months(book, ctx):
-        age = age_on(poc.birth_month, ctx.as_at)
+        age = age_on(book.birth_month(poc.child_id, ctx.as_at), ctx.as_at)
         months = 12 if age is not None and age >= 5 else 6
         latest = _latest_check(book, "health_assessment", poc.child_id, ctx.as_at)
         met = latest is not None and latest >= add_months(ctx.as_at, -months)
-        yield Outcome(poc.team, ctx.as_at, met, poc.child_id, poc.episode_id)
+        yield Outcome(poc.team_at(ctx.as_at), ctx.as_at, met, poc.child_id, poc.episode_id)
 
 
 def dental_checks_up_to_date(book: CaseBook, ctx: RuleContext) -> Iterator[Outcome]:
@@ -138,27 +147,28 @@ def dental_checks_up_to_date(book: CaseBook, ctx: RuleContext) -> Iterator[Outco
     for poc in _looked_after_12_months(book, ctx):
         latest = _latest_check(book, "dental_check", poc.child_id, ctx.as_at)
         met = latest is not None and latest >= add_months(ctx.as_at, -12)
-        yield Outcome(poc.team, ctx.as_at, met, poc.child_id, poc.episode_id)
+        yield Outcome(poc.team_at(ctx.as_at), ctx.as_at, met, poc.child_id, poc.episode_id)
 
 
 def three_or_more_placements(book: CaseBook, ctx: RuleContext) -> Iterator[Outcome]:
     """PLACEMENT-3PLUS: children looked after at the as-at date; 3 or more placements started
-    in the 12 months before."""
+    in the 12 months before, the day exactly 12 months before included (section 10.6)."""
     window_start = add_months(ctx.as_at, -12)
     for child_id, poc in looked_after_at(book, ctx.as_at).items():
         started = [
             p
             for p in book.of_child("placement", child_id, Placement)
-            if p.started_on is not None and window_start < p.started_on <= ctx.as_at
+            if p.started_on is not None and window_start <= p.started_on <= ctx.as_at
         ]
-        yield Outcome(poc.team, ctx.as_at, len(started) >= 3, child_id, poc.episode_id)
+        team = poc.team_at(ctx.as_at)
+        yield Outcome(team, ctx.as_at, len(started) >= 3, child_id, poc.episode_id)
 
 
 def long_term_placement_stability(book: CaseBook, ctx: RuleContext) -> Iterator[Outcome]:
     """PLACEMENT-LONGTERM: under 16, looked after continuously 2.5 years or more; in the same
     placement for 2 years or more."""
     for child_id, poc in looked_after_at(book, ctx.as_at).items():
-        age = age_on(poc.birth_month, ctx.as_at)
+        age = age_on(book.birth_month(child_id, ctx.as_at), ctx.as_at)
         if age is None or age >= 16:
             continue
         if _continuous_start(book, poc) > add_months(ctx.as_at, -30):
@@ -167,13 +177,14 @@ def long_term_placement_stability(book: CaseBook, ctx: RuleContext) -> Iterator[
         met = placement is not None and (placement.started_on or ctx.as_at) <= add_months(
             ctx.as_at, -24
         )
-        yield Outcome(poc.team, ctx.as_at, met, child_id, poc.episode_id)
+        yield Outcome(poc.team_at(ctx.as_at), ctx.as_at, met, child_id, poc.episode_id)
 
 
 def returns_to_care_within_12_months(book: CaseBook, ctx: RuleContext) -> Iterator[Outcome]:
     """RETURN-12M: children who left care to return home; started a new period of care within
-    12 months of leaving (and by the as-at date). Counted on the day they left; see
-    ``left_in_the_12_months_before`` for which period that belongs to."""
+    12 months of leaving (and by the as-at date). Counted on the day they left, for the team
+    that ended the period of care; see ``left_in_the_12_months_before`` for which period that
+    belongs to. Each child once, from their first return home in the window (section 10.5)."""
     home = set(ctx.settings.return_home_reasons)
     for poc in book.all("period_of_care", PeriodOfCare):
         if poc.ended_on is None or poc.ended_on > ctx.as_at or poc.reason_ceased not in home:
@@ -184,7 +195,8 @@ def returns_to_care_within_12_months(book: CaseBook, ctx: RuleContext) -> Iterat
             for p in book.of_child("period_of_care", poc.child_id, PeriodOfCare)
             if p.episode_id != poc.episode_id
         )
-        yield Outcome(poc.team, poc.ended_on, returned, poc.child_id, poc.episode_id)
+        team = poc.team_of("period_of_care_ended")
+        yield Outcome(team, poc.ended_on, returned, poc.child_id, poc.episode_id)
 
 
 def left_in_the_12_months_before(outcome: Outcome, period: Period) -> bool:
@@ -195,11 +207,12 @@ def open_looked_after_clocks(book: CaseBook, ctx: RuleContext) -> Iterator[OpenC
     """For every child looked after: the next statutory visit and the next review."""
     for child_id, poc in looked_after_at(book, ctx.as_at).items():
         placement = _current_placement(book, child_id, ctx.as_at)
+        team = poc.team_at(ctx.as_at)
         if placement is not None:
             due = next_visit_due(book, placement, ctx.as_at)
-            yield OpenClock("CLA-VISITS", poc.team, child_id, poc.episode_id, due)
+            yield OpenClock("CLA-VISITS", team, child_id, poc.episode_id, due)
         due = next_review_due(book, poc, ctx)
-        yield OpenClock("CLA-REVIEWS", poc.team, child_id, poc.episode_id, due)
+        yield OpenClock("CLA-REVIEWS", team, child_id, poc.episode_id, due)
 
 
 CLA_VISITS = Kpi(
@@ -253,6 +266,7 @@ RETURN_12M = Kpi(
     Polarity.LOWER_IS_BETTER,
     returns_to_care_within_12_months,
     belongs_to=left_in_the_12_months_before,
+    per_child=first_per_child,
 )
 
 LOOKED_AFTER_KPIS = (
