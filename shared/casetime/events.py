@@ -55,10 +55,22 @@ def _date_only(value: Any) -> Any:
 
 
 def _date_and_time(value: Any) -> Any:
-    # A bare date is a date (the other member of EventTime), and a number is not a time.
-    if isinstance(value, datetime) or (isinstance(value, str) and len(value.strip()) > 10):
+    # A number is not a time (pydantic would read it as a Unix timestamp).
+    if isinstance(value, (datetime, str)):
         return value
-    raise ValueError("a date and time must be YYYY-MM-DDTHH:MM:SS, with or without its offset")
+    raise ValueError(
+        "must be a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM:SS, with or without"
+        " its UTC offset)"
+    )
+
+
+def _time_kind(value: Any) -> str:
+    """Which member of EventTime a value is meant as: a ten-character string is a date."""
+    if isinstance(value, datetime):
+        return "datetime"
+    if isinstance(value, date) or (isinstance(value, str) and len(value.strip()) == 10):
+        return "date"
+    return "datetime"
 
 
 def london_to_utc(value: datetime) -> datetime:
@@ -84,7 +96,11 @@ def london_to_utc(value: datetime) -> datetime:
 LocalOrAwareDatetime = Annotated[
     datetime, BeforeValidator(_date_and_time), AfterValidator(london_to_utc)
 ]
-EventTime = LocalOrAwareDatetime | Annotated[date, BeforeValidator(_date_only)]
+EventTime = Annotated[
+    Annotated[LocalOrAwareDatetime, Tag("datetime")]
+    | Annotated[date, BeforeValidator(_date_only), Tag("date")],
+    Discriminator(_time_kind),
+]
 
 
 class _Frozen(BaseModel):

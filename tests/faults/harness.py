@@ -38,7 +38,9 @@ LIVE_AS_AT = "2025-02-14"
 CHECK_DATES = (date(2025, 6, 30), date(2026, 3, 31))
 TEAMS = ("North Assessment", "South Assessment", "MASH", "Court Team")
 # every episode id the contract's example story uses, rewritten per child
-_EPISODE_IDS = sorted({example_event(t)["episode_id"] for t in EVENT_TYPES}, key=len, reverse=True)
+_EPISODE_IDS = sorted(
+    {e for t in EVENT_TYPES if (e := example_event(t).get("episode_id"))}, key=len, reverse=True
+)
 
 Event = dict[str, Any]
 

@@ -1,0 +1,159 @@
+"""What a case system meets at the door (issue 9's contract), in process: the ingest app with an
+in-memory publisher. London local times, the optional fields, bare voids and the child's details."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from casetime.events import EventEnvelope
+from casetime.examples import example_event
+from casetime.ingest import create_app
+from casetime.settings import ServiceSettings
+
+
+class InMemoryPublisher:
+    """Keeps what it is given; a fake for the event log port, nothing more."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, EventEnvelope]] = []
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def ready(self) -> bool:
+        return True
+
+    async def publish(self, topic: str, events: Sequence[EventEnvelope]) -> None:
+        self.published.extend((topic, e) for e in events)
+
+
+@pytest.fixture
+def publisher() -> InMemoryPublisher:
+    return InMemoryPublisher()
+
+
+def _client(service: str, publisher: InMemoryPublisher) -> Iterator[TestClient]:
+    app = create_app(service, ServiceSettings(), publisher=publisher)
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def referrals(publisher: InMemoryPublisher) -> Iterator[TestClient]:
+    yield from _client("referrals", publisher)
+
+
+@pytest.fixture
+def assessments(publisher: InMemoryPublisher) -> Iterator[TestClient]:
+    yield from _client("assessments", publisher)
+
+
+@pytest.fixture
+def placements(publisher: InMemoryPublisher) -> Iterator[TestClient]:
+    yield from _client("placements", publisher)
+
+
+def _posted(client: TestClient, body: dict[str, Any]) -> Any:
+    return client.post("/events", json=body)
+
+
+def test_a_time_without_an_offset_is_published_in_utc(
+    referrals: TestClient, publisher: InMemoryPublisher
+) -> None:
+    body = example_event("contact_received")
+    body["occurred_at"] = "2025-07-08T09:12:00"  # BST
+    body["recorded_at"] = "2025-07-08T09:20:00"
+    assert _posted(referrals, body).status_code == 202
+    ((_, event),) = publisher.published
+    wire = event.model_dump(mode="json")
+    assert (wire["occurred_at"], wire["recorded_at"]) == (
+        "2025-07-08T08:12:00Z",
+        "2025-07-08T08:20:00Z",
+    )
+
+
+@pytest.mark.parametrize(
+    ("local", "reason"),
+    [("2025-03-30T01:30:00", "does not exist"), ("2025-10-26T01:30:00", "happens twice")],
+)
+def test_a_local_time_at_a_clock_change_is_a_422_naming_the_field(
+    referrals: TestClient, publisher: InMemoryPublisher, local: str, reason: str
+) -> None:
+    body = example_event("contact_received")
+    body["occurred_at"] = local
+    response = _posted(referrals, body)
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["field"] == "occurred_at"
+    assert reason in error["reason"]
+    assert publisher.published == []
+
+
+def test_a_void_needs_only_the_event_it_withdraws(
+    assessments: TestClient, publisher: InMemoryPublisher
+) -> None:
+    body = example_event("event_voided")
+    assert body["payload"] == {"voided_event_id": "mosaic-evt-000131"}
+    assert _posted(assessments, body).status_code == 202
+    assert len(publisher.published) == 1
+
+
+def test_child_details_are_posted_to_referrals_without_an_episode_id(
+    referrals: TestClient, assessments: TestClient, publisher: InMemoryPublisher
+) -> None:
+    body = example_event("child_details_recorded")
+    assert "episode_id" not in body
+    assert _posted(assessments, body).status_code == 422  # not the assessments service's
+    assert _posted(referrals, body).status_code == 202
+    ((topic, event),) = publisher.published
+    assert topic.endswith(".referrals.v1")
+    assert event.event_type == "child_details_recorded"
+
+
+@pytest.mark.parametrize(
+    ("service", "event_type", "left_out"),
+    [
+        ("placements", "period_of_care_started", "birth_month"),
+        ("referrals", "review_cp_conference_held", "plan_continues"),
+        ("assessments", "visit_held", "child_seen_alone"),
+        ("assessments", "visit_held", "purpose"),
+        ("referrals", "referral_received", "referral_source"),
+        ("referrals", "referral_decision", "no_further_action"),
+        ("placements", "care_proceedings_concluded", "final_order"),
+        ("assessments", "assessment_completed", "referral_id"),
+        ("assessments", "assessment_started", "referral_id"),
+    ],
+)
+def test_fields_case_systems_often_do_not_hold_may_be_left_out(
+    service: str, event_type: str, left_out: str, request: pytest.FixtureRequest
+) -> None:
+    client: TestClient = request.getfixturevalue(service)
+    body = example_event(event_type)
+    assert left_out in body["payload"], "the example should show the field"
+    del body["payload"][left_out]
+    assert _posted(client, body).status_code == 202
+
+
+def test_case_allocated_without_a_case_id_is_the_childs_allocation(
+    referrals: TestClient, publisher: InMemoryPublisher
+) -> None:
+    body = example_event("case_allocated")
+    del body["episode_id"]
+    assert _posted(referrals, body).status_code == 202
+    ((_, event),) = publisher.published
+    assert event.episode_id == "case"
+
+
+def test_other_envelopes_still_need_their_episode_id(referrals: TestClient) -> None:
+    body = example_event("referral_received")
+    del body["episode_id"]
+    response = _posted(referrals, body)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["detail"]] == ["episode_id"]
