@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from casetime.events import EventEnvelope
+from casetime.settings import private_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS event_log (
@@ -44,7 +45,7 @@ class EventLog:
     """Blocking SQLite access, serialised by a lock; call through the async methods."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)

@@ -10,6 +10,7 @@ child's month of birth where an age band depends on it. No names, addresses, NHS
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
@@ -23,6 +24,8 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     Tag,
     TypeAdapter,
@@ -34,6 +37,56 @@ LONDON = ZoneInfo("Europe/London")
 # Identifiers are pseudonymous tokens from the case system: bounded, printable, no spaces.
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+]
+# Revisions are counted in a 32-bit signed integer by every store casetime runs on.
+MAX_REVISION = 2**31 - 1
+# Event times casetime can reason about: the working-day calendar and every store hold these.
+# Ingest narrows them further to plausible dates (casetime.ingest, configurable).
+EARLIEST_EVENT_DATE = date(1900, 1, 1)
+LATEST_EVENT_DATE = date(2100, 12, 31)
+
+
+def _nhs_number(digits: str) -> bool:
+    """Ten digits whose last is the NHS modulus-11 check digit of the first nine."""
+    if len(digits) != 10 or not digits.isdigit():
+        return False
+    check = 11 - sum(int(d) * (10 - i) for i, d in enumerate(digits[:9])) % 11
+    return (0 if check == 11 else check) == int(digits[9])
+
+
+NHS_NUMBER_SHAPE = re.compile(r"(?<!\d)\d{3}[ -]?\d{3}[ -]?\d{4}(?!\d)")
+POSTCODE_SHAPE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b", re.IGNORECASE)
+# "John.Smith", "Jane_Doe", "Mary-Ann Jones": capitalised words joined, the shape of a name
+NAME_SHAPE = re.compile(r"^[A-Z][a-z]+(?:[._ \-][A-Z][a-z']+)+$")
+
+
+def contains_nhs_number(text: str) -> bool:
+    return any(_nhs_number(re.sub(r"\D", "", m.group())) for m in NHS_NUMBER_SHAPE.finditer(text))
+
+
+def _pseudonymous(value: str) -> str:
+    """A child or worker id must be a pseudonymous token, not an NHS number or a name."""
+    if contains_nhs_number(value):
+        raise ValueError("must be a pseudonymous id: this is an NHS number")
+    if NAME_SHAPE.fullmatch(value):
+        raise ValueError("must be a pseudonymous id: this has the shape of a person's name")
+    return value
+
+
+PseudonymousId = Annotated[Identifier, AfterValidator(_pseudonymous)]
+
+
+def _no_personal_data(text: str) -> str:
+    if contains_nhs_number(text):
+        raise ValueError("must not hold an NHS number: describe the reason, not the child")
+    if POSTCODE_SHAPE.search(text):
+        raise ValueError("must not hold a postcode: describe the reason, not the child")
+    return text
+
+
+# Free text only where the catalogue allows it ("other" reasons): short, and no personal data.
+ShortReasonText = Annotated[
+    str, StringConstraints(max_length=100, strip_whitespace=True), AfterValidator(_no_personal_data)
 ]
 TeamName = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True)]
@@ -73,12 +126,34 @@ def _time_kind(value: Any) -> str:
     return "datetime"
 
 
+def _within_bounds(day: date) -> None:
+    if not EARLIEST_EVENT_DATE <= day <= LATEST_EVENT_DATE:
+        raise ValueError(f"must be from {EARLIEST_EVENT_DATE} to {LATEST_EVENT_DATE}")
+
+
+def _bounded_date(value: date) -> date:
+    _within_bounds(value)
+    return value
+
+
+def _bounded_instant(value: datetime) -> datetime:
+    # checked in UTC and in London, so that no conversion the services make can overflow
+    try:
+        _within_bounds(value.astimezone(UTC).date())
+        _within_bounds(value.astimezone(LONDON).date())
+    except OverflowError:
+        raise ValueError(f"must be from {EARLIEST_EVENT_DATE} to {LATEST_EVENT_DATE}") from None
+    return value
+
+
 def london_to_utc(value: datetime) -> datetime:
     """A time with an offset as it is; a time without one read as Europe/London local time and
     given in UTC. Refuses the local times that the clock changes make ambiguous (the hour the
     clocks go back happens twice) or skip (the hour they go forward never happens)."""
     if value.tzinfo is not None:
         return value
+    if not EARLIEST_EVENT_DATE <= value.date() <= LATEST_EVENT_DATE:
+        raise ValueError(f"must be from {EARLIEST_EVENT_DATE} to {LATEST_EVENT_DATE}")
     first = value.replace(tzinfo=LONDON, fold=0)
     if first.astimezone(UTC).astimezone(LONDON).replace(tzinfo=None) != value:
         raise ValueError(
@@ -94,11 +169,14 @@ def london_to_utc(value: datetime) -> datetime:
 
 
 LocalOrAwareDatetime = Annotated[
-    datetime, BeforeValidator(_date_and_time), AfterValidator(london_to_utc)
+    datetime,
+    BeforeValidator(_date_and_time),
+    AfterValidator(london_to_utc),
+    AfterValidator(_bounded_instant),
 ]
 EventTime = Annotated[
     Annotated[LocalOrAwareDatetime, Tag("datetime")]
-    | Annotated[date, BeforeValidator(_date_only), Tag("date")],
+    | Annotated[date, BeforeValidator(_date_only), AfterValidator(_bounded_date), Tag("date")],
     Discriminator(_time_kind),
 ]
 
@@ -212,7 +290,7 @@ class ReferralReceived(_Frozen):
 
 
 class ReferralDecision(_Frozen):
-    no_further_action: bool | None = None
+    no_further_action: StrictBool | None = None
     next_steps: Code | None = Field(
         default=None,
         description="What was decided; `strategy_discussion` opens the referral's 48-hour"
@@ -223,7 +301,7 @@ class ReferralDecision(_Frozen):
 class StrategyDiscussionHeld(_Frozen):
     referral_id: Identifier
     agencies_attended: frozenset[Agency]
-    initiated_section_47: bool
+    initiated_section_47: StrictBool
 
 
 class Section47Started(_Frozen):
@@ -238,12 +316,12 @@ class Section47Completed(_Frozen):
 class InitialChildProtectionConferenceHeld(_Frozen):
     section_47_id: Identifier
     strategy_discussion_id: Identifier | None = None
-    child_protection_plan: bool = Field(description="Whether the conference made a plan.")
+    child_protection_plan: StrictBool = Field(description="Whether the conference made a plan.")
 
 
 class ReviewChildProtectionConferenceHeld(_Frozen):
     child_protection_plan_id: Identifier
-    plan_continues: bool | None = None
+    plan_continues: StrictBool | None = None
 
 
 class ChildProtectionPlanStarted(_Frozen):
@@ -290,8 +368,8 @@ class VisitHeld(_Frozen):
     """Any visit in which the child was seen counts for CP-VISITS and CLA-VISITS alike."""
 
     purpose: VisitPurpose | None = None
-    child_seen: bool
-    child_seen_alone: bool | None = None
+    child_seen: StrictBool
+    child_seen_alone: StrictBool | None = None
     serves_episode_id: Identifier | None = Field(
         default=None, description="The plan or placement this visit served."
     )
@@ -324,7 +402,7 @@ class PlacementStarted(_Frozen):
     placement_type: Code = Field(description="SSDA903 PLACE.")
     placement_provider: Code | None = Field(default=None, description="SSDA903 PLACE_PROVIDER.")
     reason_new_episode: Code | None = Field(default=None, description="SSDA903 RNE.")
-    permanent: bool = Field(
+    permanent: StrictBool = Field(
         default=False, description="Agreed as the child's permanent placement (visits at 3 months)."
     )
 
@@ -360,7 +438,7 @@ class CareProceedingsIssued(_Frozen):
 
 
 class CareProceedingsExtensionGranted(_Frozen):
-    weeks: int = Field(ge=1, le=8, description="Each extension is at most 8 weeks (s.32(8)).")
+    weeks: StrictInt = Field(ge=1, le=8, description="Each extension is at most 8 weeks (s.32(8)).")
     reason: Code
 
 
@@ -375,7 +453,7 @@ class ExceptionReasonRecorded(_Frozen):
 
     kpi: Code = Field(description="The KPI id whose clock breached, e.g. PROC-26W.")
     reason: ExceptionReason
-    other_text: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+    other_text: ShortReasonText | None = Field(
         default=None, description="Short description when the reason is 'other'; no case notes."
     )
 
@@ -403,9 +481,10 @@ class EventVoided(_Frozen):
 
 class EventEnvelope(_Frozen):
     event_id: Identifier = Field(description="Chosen by the sender; the idempotency key.")
-    revision: int = Field(
+    revision: StrictInt = Field(
         default=1,
         ge=1,
+        le=MAX_REVISION,
         description="Amendments resend the same event_id with a higher revision,"
         " which replaces the old.",
     )
@@ -419,13 +498,17 @@ class EventEnvelope(_Frozen):
         description="When it was recorded in the case system (without an offset: London time)."
     )
     source_system: Code
-    child_id: Identifier = Field(description="Pseudonymous child id.")
+    child_id: PseudonymousId = Field(
+        description="Pseudonymous child id: not an NHS number, not a name."
+    )
     episode_id: Identifier = Field(
         description="The referral, assessment, enquiry, plan, period of care, placement or "
         "proceedings this event belongs to."
     )
     team: TeamName = Field(description="The responsible team.")
-    worker_id: Identifier | None = Field(default=None, description="Pseudonymous worker id.")
+    worker_id: PseudonymousId | None = Field(
+        default=None, description="Pseudonymous worker id: not a name."
+    )
     # Narrowed to a Literal and a payload model by each event type's subclass below.
     event_type: str
     payload: _Frozen

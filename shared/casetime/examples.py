@@ -10,7 +10,7 @@ _ENVELOPE: dict[str, Any] = {
     "recorded_at": "2025-01-06T16:20:00Z",
     "source_system": "mosaic",
     "child_id": "C-7F3A91",
-    "team": "Assessment Team North",
+    "team": "North Assessment",
     "worker_id": "W-0042",
 }
 

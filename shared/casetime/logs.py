@@ -19,9 +19,9 @@ def run_ingest(service: str) -> None:
     import uvicorn
 
     from casetime.ingest import create_app
-    from casetime.settings import ServiceSettings
+    from casetime.settings import IngestSettings, load_settings
 
-    settings = ServiceSettings()
+    settings = load_settings(IngestSettings)
     configure_logging(settings.log_level)
     uvicorn.run(
         create_app(service, settings),

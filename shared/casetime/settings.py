@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import sys
+from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "CASETIME_"
 
 
 class KafkaSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CASETIME_", extra="ignore")
+    # an empty variable is an unset one (CASETIME_KPI_AS_AT= means "today")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", env_ignore_empty=True)
 
     kafka_bootstrap_servers: str | None = Field(
         default=None,
@@ -43,3 +50,56 @@ class ServiceSettings(KafkaSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
+
+
+class IngestSettings(ServiceSettings):
+    """What an ingest service accepts beyond the contract: plausible dates, bounded bodies, and
+    the council's own (not pseudonymous) id pattern refused."""
+
+    earliest_event_date: date = Field(
+        default=date(1990, 1, 1), description="Events that happened or were recorded before."
+    )
+    future_tolerance_hours: float = Field(
+        default=24.0, ge=0, le=24 * 31, description="How far ahead of now an event time may be."
+    )
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    refused_id_pattern: str | None = Field(
+        default=None,
+        description="A regular expression matching the case system's own child or worker ids:"
+        " ids that match are refused, since they are not pseudonymous.",
+    )
+
+    @field_validator("refused_id_pattern")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return pattern
+
+
+def private_file(path: Path) -> Path:
+    """A state file only this user can read (0600), in a folder only this user can open
+    (0700): the event log and the KPI state hold children's case events."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    return path
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(kind: type[S]) -> S:
+    """The settings from the environment; a bad value stops the process with one line per
+    variable, naming it."""
+    try:
+        return kind()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = ENV_PREFIX + "_".join(str(part) for part in error["loc"][:1]).upper()
+            print(f"casetime: {name}: {error['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1066,7 +1066,8 @@ class _Child:
         if voids:
             done.extend(v for v in voids if v[0] < run.end_key)
             done.sort(key=itemgetter(0))
-        return done
+        # the history as the case system holds it at the end: nothing recorded after it
+        return [d for d in done if d[1][4] < run.end_key]
 
 
 def _amended(event_type: str, payload: dict[str, Any], rng: random.Random) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from casetime.events import EventEnvelope
 from casetime.examples import example_event
 from casetime.ingest import create_app
-from casetime.settings import ServiceSettings
+from casetime.settings import IngestSettings
 
 
 class InMemoryPublisher:
@@ -40,7 +40,7 @@ def publisher() -> InMemoryPublisher:
 
 
 def _client(service: str, publisher: InMemoryPublisher) -> Iterator[TestClient]:
-    app = create_app(service, ServiceSettings(), publisher=publisher)
+    app = create_app(service, IngestSettings(), publisher=publisher)
     with TestClient(app) as client:
         yield client
 

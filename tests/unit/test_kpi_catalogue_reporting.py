@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -417,7 +418,7 @@ def test_a_clean_history_raises_no_data_quality_issue() -> None:
     assert run(_clean(), DQ_AS_AT).issues == ()
 
 
-@pytest.mark.parametrize("check", list(Check))
+@pytest.mark.parametrize("check", list(CRAFTED))
 def test_each_data_quality_check_fires_on_its_crafted_case(check: Check) -> None:
     events, expected = CRAFTED[check]
     issues = run([*_clean(), *events], DQ_AS_AT).issues
@@ -587,3 +588,60 @@ def test_direction_of_travel_follows_polarity() -> None:
     assert direction(0.8, 0.8, HIGHER) == "no change"
     assert direction(None, 0.8, HIGHER) == "not comparable"
     assert direction(2.0, 1.0, Polarity.CONTEXT) == "not comparable"
+
+
+def test_every_data_quality_check_has_a_test() -> None:
+    # the two checks CRAFTED leaves out need a council file or a failing rule: tested below
+    assert set(Check) - set(CRAFTED) == {Check.UNLISTED_TEAM, Check.NOT_EVALUATED}
+
+
+def test_a_team_the_council_file_does_not_list_is_named_once_in_data_quality() -> None:
+    events = [
+        *_clean(),
+        referral("K7", "R-7", "2025-05-01T10:00:00+01:00", team="Made Up Team"),
+        referral("K8", "R-8", "2025-05-02T10:00:00+01:00", team="Made Up Team"),
+    ]
+    result = run(events, DQ_AS_AT, services={"Front Door": ["North"]})
+    unlisted = [i for i in result.issues if i.check is Check.UNLISTED_TEAM]
+    assert [(i.team, i.detail) for i in unlisted] == [
+        ("unlisted", "team 'Made Up Team' is not in the council file (2 episodes name it)")
+    ]
+    # the figures still count the events, under the team's own name in the query API
+    assert nd(result.figure("REREFERRAL-12M", "month", "Made Up Team")) == (0, 2)
+    # and a council file that lists no teams flags none
+    assert not [i for i in run(events, DQ_AS_AT).issues if i.check is Check.UNLISTED_TEAM]
+
+
+def test_a_child_a_rule_cannot_evaluate_is_left_out_and_listed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dataclasses import replace
+
+    from kpi.domain.kpis import CATALOGUE
+    from kpi.domain.kpis.front_door import REF_DECISION
+
+    rule = REF_DECISION.rule
+
+    def breaks_on_k9(book: Any, ctx: Any) -> Any:
+        for outcome in rule(book, ctx):
+            if outcome.child_id == "K9":
+                raise OverflowError("date value out of range")
+            yield outcome
+
+    catalogue = tuple(replace(k, rule=breaks_on_k9) if k is REF_DECISION else k for k in CATALOGUE)
+    monkeypatch.setattr("kpi.domain.evaluation.CATALOGUE", catalogue)
+    events = [
+        *_clean(),
+        referral("K9", "R-9", "2025-05-01T10:00:00+01:00"),
+        ev("referral_decision", "K9", "R-9", "2025-05-01T11:00:00+01:00", {}),
+        referral("K10", "R-10", "2025-05-01T10:00:00+01:00"),
+        ev("referral_decision", "K10", "R-10", "2025-05-01T11:00:00+01:00", {}),
+    ]
+    result = run(events, DQ_AS_AT)
+    # K10 is counted, K9 left out; every other KPI is untouched
+    assert nd(result.figure("REF-DECISION", "month")) == (1, 1)
+    assert nd(result.figure("CONTACT-72H", "rolling_12_months")) == (1, 1)
+    (issue,) = [i for i in result.issues if i.check is Check.NOT_EVALUATED]
+    assert (issue.child_id, issue.team) == ("K9", "North")
+    assert "REF-DECISION" in issue.detail
+    assert "OverflowError" in issue.detail

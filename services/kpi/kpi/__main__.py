@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from casetime.logs import configure_logging
+from casetime.settings import load_settings
 from kpi.app import create_app
 from kpi.settings import KpiSettings
 
@@ -27,7 +28,7 @@ def default(context: typer.Context) -> None:
 @cli.command()
 def serve() -> None:
     """Consume events and serve /metrics and the query API."""
-    settings = KpiSettings()
+    settings = load_settings(KpiSettings)
     configure_logging(settings.log_level)
     uvicorn.run(
         create_app(settings),
@@ -43,7 +44,7 @@ def rebuild_command() -> None:
     """Replay every event into fresh tables, compare with the live figures, switch over."""
     from kpi.rebuild import rebuild
 
-    settings = KpiSettings()
+    settings = load_settings(KpiSettings)
     configure_logging("WARNING")
     with Progress(
         "replaying events", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console

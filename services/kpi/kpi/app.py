@@ -10,28 +10,38 @@ from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Response, status
+from fastapi import FastAPI, HTTPException, Query, Request, Response, status
 from prometheus_client import CollectorRegistry, make_asgi_app
 from pydantic import BaseModel
 
+from casetime.ingest import add_error_handlers, error_responses
 from kpi.adapters.consumer import event_source
 from kpi.adapters.council_file import load_council_config
 from kpi.adapters.metrics import KpiCollector
-from kpi.adapters.snapshots import SnapshotRefresher
+from kpi.adapters.snapshots import QueryRefusedError, SnapshotRefresher
 from kpi.adapters.store import CaseStore
-from kpi.domain.calendar import england_calendar
+from kpi.domain.calendar import CALENDAR_FIRST, CALENDAR_LAST, england_calendar
 from kpi.domain.council import Comparators
+from kpi.domain.evaluation import AS_AT as AS_AT_PERIOD
 from kpi.domain.evaluation import Evaluation
 from kpi.domain.kpis import KPIS
-from kpi.domain.report import kpi_rows
+from kpi.domain.periods import PeriodKind
+from kpi.domain.report import kpi_rows, previous_as_at
 from kpi.migrations import upgrade_to_head
 from kpi.settings import KpiSettings
 
 log = logging.getLogger(__name__)
 
 AsAt = Annotated[
-    date | None, Query(description="Compute as at this date (default: the live snapshot).")
+    date | None,
+    Query(
+        description="Compute as at this date (default: the live snapshot), within the"
+        f" working-day calendar, {CALENDAR_FIRST} to {CALENDAR_LAST}.",
+        ge=CALENDAR_FIRST,
+        le=CALENDAR_LAST,
+    ),
 ]
+QUERY_ERRORS = error_responses(404, 422)
 KpiId = Annotated[str | None, Query(description="Only this KPI id, e.g. ASMT-45WD.")]
 Team = Annotated[str | None, Query(description="Only this team ('all': the council).")]
 
@@ -118,7 +128,13 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
     )
     registry = CollectorRegistry()
     registry.register(
-        KpiCollector(lambda: refresher.snapshot, lambda: refresher.refreshed_at, consumer.stats)
+        KpiCollector(
+            lambda: refresher.snapshot,
+            lambda: refresher.refreshed_at,
+            consumer.stats,
+            team_label=config.label_for,
+            refresh_health=lambda: refresher.health,
+        )
     )
 
     @asynccontextmanager
@@ -144,13 +160,23 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.mount("/metrics", make_asgi_app(registry=registry))
+    add_error_handlers(app)
 
-    async def evaluation_at(as_at: date | None) -> Evaluation:
+    async def evaluation_at(as_at: date | None, request: Request) -> Evaluation:
         if refresher.snapshot is None:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no snapshot yet")
         if as_at is None:
             return refresher.snapshot
-        return await asyncio.to_thread(refresher.evaluate_at, as_at)
+        try:
+            return await refresher.evaluate_past(
+                as_at, settings.query_budget_seconds, request.is_disconnected
+            )
+        except QueryRefusedError as exc:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"{exc}; try again shortly",
+                headers={"Retry-After": "5"},
+            ) from None
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -163,13 +189,20 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
             "consumer": consumer.stats.running,
             "consumer_progressing": not consumer.stats.stalled,
             "snapshot": refresher.snapshot is not None,
+            "snapshot_refreshing": refresher.health.healthy,
         }
         if not all(checks.values()):
             response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return {"status": "ready" if all(checks.values()) else "not ready", "checks": checks}
 
-    @app.get("/kpis", response_model=KpiValuesOut, summary="KPI values, rated and compared")
+    @app.get(
+        "/kpis",
+        response_model=KpiValuesOut,
+        summary="KPI values, rated and compared",
+        responses=QUERY_ERRORS,
+    )
     async def kpis(
+        request: Request,
         as_at: AsAt = None,
         kpi: KpiId = None,
         team: Team = None,
@@ -182,8 +215,13 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
     ) -> KpiValuesOut:
         if kpi is not None and kpi not in KPIS:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown KPI {kpi!r}")
-        evaluation = await evaluation_at(as_at)
-        rows = await asyncio.to_thread(kpi_rows, evaluation, config, refresher.evaluate_at)
+        evaluation = await evaluation_at(as_at, request)
+        # the previous periods' figures (direction of travel), each within the query's budget
+        earlier = {}
+        for period_label in (AS_AT_PERIOD, *PeriodKind):
+            day = previous_as_at(period_label, evaluation.as_at)
+            earlier[day] = await evaluation_at(day, request)
+        rows = await asyncio.to_thread(kpi_rows, evaluation, config, earlier.__getitem__)
         values = [
             KpiValueOut(
                 kpi=r.kpi,
@@ -213,11 +251,20 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
         ]
         return KpiValuesOut(council=config.council, as_at=evaluation.as_at, values=values)
 
-    @app.get("/open-clocks", response_model=OpenClocksOut, summary="Work due and overdue")
+    @app.get(
+        "/open-clocks",
+        response_model=OpenClocksOut,
+        summary="Work due and overdue",
+        responses=QUERY_ERRORS,
+    )
     async def open_clocks(
-        as_at: AsAt = None, kpi: KpiId = None, team: Team = None, state: str | None = None
+        request: Request,
+        as_at: AsAt = None,
+        kpi: KpiId = None,
+        team: Team = None,
+        state: str | None = None,
     ) -> OpenClocksOut:
-        evaluation = await evaluation_at(as_at)
+        evaluation = await evaluation_at(as_at, request)
         chosen = [
             c
             for c in evaluation.open_clocks
@@ -247,15 +294,21 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
             ],
         )
 
-    @app.get("/breaches", response_model=BreachesOut, summary="Breaches behind a figure")
+    @app.get(
+        "/breaches",
+        response_model=BreachesOut,
+        summary="Breaches behind a figure",
+        responses=QUERY_ERRORS,
+    )
     async def breaches(
+        request: Request,
         as_at: AsAt = None,
         kpi: KpiId = None,
         team: Team = None,
         period: str | None = None,
         reason: str | None = None,
     ) -> BreachesOut:
-        evaluation = await evaluation_at(as_at)
+        evaluation = await evaluation_at(as_at, request)
         chosen = [
             b
             for b in evaluation.breaches
@@ -282,9 +335,16 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
             ],
         )
 
-    @app.get("/data-quality", response_model=DataQualityOut, summary="Data-quality issues")
-    async def data_quality(as_at: AsAt = None, check: str | None = None) -> DataQualityOut:
-        evaluation = await evaluation_at(as_at)
+    @app.get(
+        "/data-quality",
+        response_model=DataQualityOut,
+        summary="Data-quality issues",
+        responses=QUERY_ERRORS,
+    )
+    async def data_quality(
+        request: Request, as_at: AsAt = None, check: str | None = None
+    ) -> DataQualityOut:
+        evaluation = await evaluation_at(as_at, request)
         chosen = [i for i in evaluation.issues if check is None or i.check == check]
         return DataQualityOut(
             as_at=evaluation.as_at,

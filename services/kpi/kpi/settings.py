@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from casetime.settings import ServiceSettings
+from casetime.settings import ServiceSettings, private_file
 
 
 class KpiSettings(ServiceSettings):
@@ -29,10 +29,12 @@ class KpiSettings(ServiceSettings):
         description="The council's configuration file (YAML); default: the built-in example.",
     )
     migrate_on_start: bool = True
+    # a query for a past date stops after this long (503 with Retry-After)
+    query_budget_seconds: float = Field(default=10.0, gt=0, le=300)
 
     @property
     def state_store_url(self) -> str:
         if self.database_url:
             return self.database_url
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite+aiosqlite:///{(self.data_dir / 'kpi.sqlite3').resolve()}"
+        path = private_file(self.data_dir / "kpi.sqlite3")
+        return f"sqlite+aiosqlite:///{path.resolve()}"

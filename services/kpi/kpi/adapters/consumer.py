@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from typing import Protocol
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from casetime.eventlog import EventLog
 from casetime.events import EventEnvelope, parse_event
@@ -47,6 +48,7 @@ class ConsumerStats:
     last_progress_monotonic: float = field(default_factory=time.monotonic)
     stalled: bool = False
     restarts_after_stall: int = 0
+    unexpected_failures: int = 0
 
     @property
     def total_lag(self) -> int:
@@ -84,7 +86,33 @@ class RecordApplier:
         """Apply in one transaction; return the records set aside as dead letters.
 
         Each event is deduped and stored as it comes; the episodes the batch touched are folded
-        once, at the end of the batch."""
+        once, at the end of the batch. When the batch fails for a reason that is not the
+        database being unreachable, its records are applied one by one, so that the one that
+        cannot be applied is set aside with its reason and the rest go on."""
+        try:
+            return await self._apply_together(records)
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # the database is down or the transaction is gone: retry the batch
+            log.exception("a batch of %d failed; applying its records one by one", len(records))
+        dead: list[DeadLetter] = []
+        for record in records:
+            try:
+                dead.extend(await self._apply_together([record]))
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                reason = f"could not be applied: {exc!r}"
+                log.error(
+                    "dead letter at %s (event %s): %s", record.position, _event_id(record), reason
+                )
+                async with self._store.transaction() as repo:
+                    await repo.record_dead_letter(record.position, reason, record.value)
+                dead.append(DeadLetter(record.position, reason, record.value))
+                self.stats.dead_letters += 1
+        return dead
+
+    async def _apply_together(self, records: Sequence[RawRecord]) -> list[DeadLetter]:
         dead: list[DeadLetter] = []
         last_recorded = None
         async with self._store.transaction() as repo:
@@ -97,7 +125,11 @@ class RecordApplier:
                     reason = f"invalid event: {exc}"
                     await repo.record_dead_letter(record.position, reason, record.value)
                     dead.append(DeadLetter(record.position, reason, record.value))
-                    log.error("dead letter at %s: not a valid event", record.position)
+                    log.error(
+                        "dead letter at %s (event %s): not a valid event",
+                        record.position,
+                        _event_id(record),
+                    )
             statuses, touched = await record_events(repo, valid)
             if valid:
                 last_recorded = valid[-1][0].recorded_at.timestamp()
@@ -129,6 +161,24 @@ class RecordApplier:
                     log.exception("episode %s could not be folded; its state is unchanged", key)
                     position = KafkaPosition(f"episode:{key[0]}", 0, 0)
                     await repo.record_dead_letter(position, f"fold failed: {exc!r}", None)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """The database or the network is unavailable: worth retrying the whole batch, unlike a
+    record the store refuses (a value it cannot hold, say)."""
+    if isinstance(exc, (OSError, TimeoutError, OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _event_id(record: RawRecord) -> str:
+    """The event id of a raw record, for logs, if it has one."""
+    try:
+        body = json.loads(record.value or b"")
+    except (ValueError, RecursionError):
+        return "unreadable"
+    event_id = body.get("event_id") if isinstance(body, dict) else None
+    return str(event_id)[:128] if event_id is not None else "none"
 
 
 class EventSource(Protocol):
@@ -178,6 +228,13 @@ class _Looping:
                 log.warning("event source failed (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+            except Exception:
+                # Never let the task die quietly: say so now, fail readiness, start again.
+                self.stats.running = False
+                self.stats.unexpected_failures += 1
+                log.exception("event source failed unexpectedly; restarting in %.1fs", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _consume(self) -> None:
         raise NotImplementedError

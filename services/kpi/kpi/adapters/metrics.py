@@ -7,12 +7,15 @@ reasons, checks): never a child, case or worker id.
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from kpi.adapters.consumer import ConsumerStats
+from kpi.adapters.snapshots import RefreshHealth
 from kpi.domain.evaluation import ClockState, Evaluation
 from kpi.domain.kpis import KPIS
 from kpi.domain.kpis.base import Figure, Measure
@@ -50,13 +53,30 @@ class KpiCollector(Collector):
         snapshot: Callable[[], Evaluation | None],
         refreshed_at: Callable[[], float | None],
         stats: ConsumerStats,
+        team_label: Callable[[str], str] = lambda team: team,
+        refresh_health: Callable[[], RefreshHealth] | None = None,
     ) -> None:
         self._snapshot = snapshot
         self._refreshed_at = refreshed_at
         self._stats = stats
+        # a closed set: the council file's teams, and "unlisted" for every other
+        self._team_label = team_label
+        self._refresh_health = refresh_health
 
     def collect(self) -> Iterator[Metric]:
         yield from self._consumer_metrics()
+        if self._refresh_health is not None:
+            health = self._refresh_health()
+            yield CounterMetricFamily(
+                "casetime_kpi_snapshot_refresh_failures",
+                "Snapshot refreshes that failed (the previous snapshot is kept).",
+                value=health.failures,
+            )
+            yield GaugeMetricFamily(
+                "casetime_kpi_snapshot_refresh_failures_in_a_row",
+                "Refreshes failed since the last one that succeeded.",
+                value=health.failures_in_a_row,
+            )
         evaluation = self._snapshot()
         if evaluation is None:
             return
@@ -67,9 +87,14 @@ class KpiCollector(Collector):
                 "When the KPI snapshot was last computed (Unix time).",
                 value=refreshed,
             )
+            yield GaugeMetricFamily(
+                "casetime_kpi_snapshot_age_seconds",
+                "How old the figures on this page are: seconds since the snapshot was computed.",
+                value=max(time.time() - refreshed, 0.0),
+            )
         teams = _figure_families("casetime_kpi", LABELS)
-        for f in evaluation.figures:
-            self._add(teams, KPIS[f.kpi].measure, [f.kpi, f.period, f.team], f.figure)
+        for (kpi, period, team), figure in self._by_label(evaluation).items():
+            self._add(teams, KPIS[kpi].measure, [kpi, period, team], figure)
         yield from teams.values()
         services = _figure_families("casetime_service_kpi", SERVICE_LABELS)
         for s in evaluation.service_figures:
@@ -81,8 +106,11 @@ class KpiCollector(Collector):
             "Breached clocks by exception reason ('reason_not_recorded' when none).",
             labels=["kpi", "period", "team", "reason"],
         )
+        merged: Counter[tuple[str, str, str, str]] = Counter()
         for (kpi, period, team, reason), count in evaluation.breach_counts.items():
-            breaches.add_metric([kpi, period, team, reason], count)
+            merged[(kpi, period, self._team_label(team), reason)] += count
+        for labels, count in sorted(merged.items()):
+            breaches.add_metric(list(labels), count)
         yield breaches
         issues = GaugeMetricFamily(
             "casetime_data_quality_issues",
@@ -103,14 +131,33 @@ class KpiCollector(Collector):
             name = "ratio" if measure is Measure.RATIO else "value"
             families[name].add_metric(labels, figure.value)
 
-    @staticmethod
-    def _open_clocks(evaluation: Evaluation) -> Iterator[Metric]:
+    def _by_label(self, evaluation: Evaluation) -> dict[tuple[str, str, str], Figure]:
+        """Figures by (kpi, period, team label): the unlisted teams' counts added up under one
+        label, their ratio recomputed from those sums; a median or mean cannot be added up, so
+        the unlisted label carries counts only."""
+        found: dict[tuple[str, str, str], Figure] = {}
+        for f in evaluation.figures:
+            key = (f.kpi, f.period, self._team_label(f.team))
+            held = found.get(key)
+            if held is None:
+                found[key] = f.figure
+                continue
+            numerator = held.numerator + f.figure.numerator
+            denominator = held.denominator + f.figure.denominator
+            ratio = numerator / denominator if denominator else None
+            value = ratio if KPIS[f.kpi].measure is Measure.RATIO else None
+            found[key] = Figure(numerator, denominator, value)
+        return found
+
+    def _open_clocks(self, evaluation: Evaluation) -> Iterator[Metric]:
         clocks = GaugeMetricFamily(
             "casetime_open_clocks",
             "Clocks still running at the as-at date, by state (catalogue section 4).",
             labels=["kpi", "team", "state"],
         )
-        counts = evaluation.clock_counts
+        counts: Counter[tuple[str, str, ClockState]] = Counter()
+        for (kpi, team, state), count in evaluation.clock_counts.items():
+            counts[(kpi, self._team_label(team), state)] += count
         pairs = sorted({(kpi, team) for kpi, team, _ in counts})
         for kpi, team in pairs:
             for state in ClockState:
@@ -146,6 +193,11 @@ class KpiCollector(Collector):
             "casetime_kpi_consumer_restarts_after_stall",
             "Times the consumer was rebuilt because it stopped making progress.",
             value=stats.restarts_after_stall,
+        )
+        yield CounterMetricFamily(
+            "casetime_kpi_consumer_unexpected_failures",
+            "Times the consumer failed for an unexpected reason and was started again.",
+            value=stats.unexpected_failures,
         )
         lag = GaugeMetricFamily(
             "casetime_kpi_consumer_lag_events",

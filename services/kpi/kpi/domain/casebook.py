@@ -33,10 +33,34 @@ class CaseBook:
         self._by_kind: dict[str, list[AnyEpisode]] = defaultdict(list)
         self._by_child: dict[tuple[str, str], list[AnyEpisode]] = defaultdict(list)
         self._by_id: dict[tuple[str, str, str], AnyEpisode] = {}
+        self._children: dict[str, list[AnyEpisode]] = defaultdict(list)
         for episode in episodes:
+            self._children[episode.child_id].append(episode)
             self._by_kind[episode.kind].append(episode)
             self._by_child[(episode.kind, episode.child_id)].append(episode)
             self._by_id[(episode.kind, episode.child_id, episode.episode_id)] = episode
+
+    def episodes(self) -> list[AnyEpisode]:
+        return list(self._by_id.values())
+
+    def for_child(self, child_id: str) -> CaseBook:
+        """The case book of one child (the child's recording counts are not kept apart)."""
+        return CaseBook(
+            e for (_, child), found in self._by_child.items() if child == child_id for e in found
+        )
+
+    def team_at(self, as_at: date) -> str:
+        """The team of the episode with the latest event on or before the as-at date."""
+        latest = max(
+            (
+                (named.on, named.team)
+                for episode in self._by_id.values()
+                for named in episode.teams
+                if named.on <= as_at
+            ),
+            default=None,
+        )
+        return latest[1] if latest is not None else ""
 
     def all(self, kind: str, model: type[E]) -> list[E]:
         return [e for e in self._by_kind.get(kind, ()) if isinstance(e, model)]
@@ -68,7 +92,7 @@ class CaseBook:
         return max(recorded)[2] if recorded else None
 
     def children(self) -> set[str]:
-        return {child for (_, child) in self._by_child}
+        return set(self._children)
 
 
 @dataclass(frozen=True)

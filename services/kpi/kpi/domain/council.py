@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from kpi.domain.calendar import WorkingDayConvention
 from kpi.domain.casebook import RuleSettings
 from kpi.domain.kpis import KPIS
-from kpi.domain.kpis.base import COUNCIL, Polarity
+from kpi.domain.kpis.base import COUNCIL, UNLISTED, Polarity
 
 
 class _Strict(BaseModel):
@@ -93,6 +93,17 @@ class CouncilConfig(_Strict):
                     raise ValueError(f"team {team!r} is in both {seen[team]!r} and {service!r}")
                 seen[team] = service
         return services
+
+    @property
+    def teams(self) -> frozenset[str]:
+        """Every team the council file lists (empty: it lists none)."""
+        return frozenset(team for teams in self.services.values() for team in teams)
+
+    def label_for(self, team: str) -> str:
+        """The team as a metric label: a closed set, so an unlisted team is ``unlisted``."""
+        if team == COUNCIL or not self.teams or team in self.teams:
+            return team
+        return UNLISTED
 
     def service_of(self, team: str) -> str | None:
         for service, teams in self.services.items():

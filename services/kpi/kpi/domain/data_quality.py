@@ -20,7 +20,7 @@ from kpi.domain.episodes import (
     Section47,
     StrategyDiscussion,
 )
-from kpi.domain.kpis.base import open_per_child
+from kpi.domain.kpis.base import UNLISTED, open_per_child
 
 
 class Check(StrEnum):
@@ -38,6 +38,10 @@ class Check(StrEnum):
     STRATEGY_DISCUSSION_WITHOUT_REFERRAL = "strategy_discussion_without_referral"
     # a value a KPI needs and the case system did not send
     BIRTH_MONTH_NOT_RECORDED = "birth_month_not_recorded"
+    # a team the council file does not list: counted, and shown as team="unlisted" on /metrics
+    UNLISTED_TEAM = "unlisted_team"
+    # a child whose episodes a rule could not evaluate: left out of that rule's figures
+    NOT_EVALUATED = "not_evaluated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,3 +166,23 @@ def data_quality_issues(book: CaseBook, ctx: RuleContext) -> Iterator[Issue]:
                 yield _issue(
                     Check.DATE_ONLY_HOUR_CLOCK, episode, "an hour clock timed from a date only"
                 )
+
+
+def unlisted_teams(book: CaseBook, listed: frozenset[str]) -> Iterator[Issue]:
+    """Each team named on an event but not in the council file, once, with how many episodes
+    name it (when the council file lists its teams)."""
+    if not listed:
+        return
+    named: dict[str, int] = {}
+    for episode in book.episodes():
+        for team in {t.team for t in episode.teams} | {episode.team}:
+            if team not in listed:
+                named[team] = named.get(team, 0) + 1
+    for team, episodes in sorted(named.items()):
+        yield Issue(
+            Check.UNLISTED_TEAM,
+            UNLISTED,
+            "",
+            "",
+            f"team {team!r} is not in the council file ({episodes} episodes name it)",
+        )

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from casetime.events import as_end_instant
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.council import CouncilConfig
-from kpi.domain.data_quality import Issue, data_quality_issues
+from kpi.domain.data_quality import Check, Issue, data_quality_issues, unlisted_teams
 from kpi.domain.episodes import Exceptions
 from kpi.domain.kpis import CATALOGUE
 from kpi.domain.kpis.base import COUNCIL, Figure, Kpi, Measure, OpenClock, Outcome, by_team, figure
 from kpi.domain.periods import periods_ending
+
+log = logging.getLogger(__name__)
 
 AS_AT = "as_at"  # the period label of KPIs counted on the as-at date itself
 REASON_NOT_RECORDED = "reason_not_recorded"
@@ -118,14 +123,63 @@ def clock_status(clock: OpenClock, ctx: RuleContext) -> OpenClockStatus:
     return OpenClockStatus(clock, state, (clock.due - ctx.as_at).days, working_days_left)
 
 
-def evaluate(book: CaseBook, ctx: RuleContext, config: CouncilConfig) -> Evaluation:
+class EvaluationStoppedError(Exception):
+    """The caller asked the evaluation to stop (its client left, or its time ran out)."""
+
+
+T = TypeVar("T")
+
+
+def _guarded(
+    what: str,
+    rule: Callable[[CaseBook, RuleContext], Iterable[T]],
+    book: CaseBook,
+    ctx: RuleContext,
+    failures: list[Issue],
+) -> list[T]:
+    """The rule over the whole book; should it fail, child by child, so that one child's
+    episodes that cannot be evaluated are left out (and listed) and every other child counts."""
+    try:
+        return list(rule(book, ctx))
+    except Exception:
+        log.exception("%s failed over the whole case book; evaluating child by child", what)
+    found: list[T] = []
+    for child_id in sorted(book.children()):
+        child_book = book.for_child(child_id)
+        try:
+            found.extend(rule(child_book, ctx))
+        except Exception as exc:
+            failures.append(
+                Issue(
+                    Check.NOT_EVALUATED,
+                    child_book.team_at(ctx.as_at),
+                    child_id,
+                    "",
+                    f"{what} could not be evaluated for this child: {exc!r}"[:300],
+                )
+            )
+    return found
+
+
+def evaluate(
+    book: CaseBook,
+    ctx: RuleContext,
+    config: CouncilConfig,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Evaluation:
+    """Every figure as at ``ctx.as_at``. ``should_stop`` is asked between KPIs; when it says
+    so, the evaluation ends with EvaluationStoppedError."""
     periods = periods_ending(ctx.as_at)
     figures: list[KpiFigure] = []
     service_figures: list[ServiceFigure] = []
     breaches: list[Breach] = []
+    failures: list[Issue] = []
     population = ctx.settings.population_0_to_17
     for kpi in CATALOGUE:
-        outcomes = [o for o in kpi.rule(book, ctx) if o.counted_on <= ctx.as_at]
+        if should_stop():
+            raise EvaluationStoppedError(kpi.id)
+        ruled = _guarded(kpi.id, kpi.rule, book, ctx, failures)
+        outcomes = [o for o in ruled if o.counted_on <= ctx.as_at]
         council_only = kpi.measure is Measure.RATE_PER_10000
         teams = {COUNCIL} if council_only else {o.team for o in outcomes} | {COUNCIL}
         windows = (
@@ -157,15 +211,19 @@ def evaluate(book: CaseBook, ctx: RuleContext, config: CouncilConfig) -> Evaluat
         clock_status(clock, ctx)
         for kpi in CATALOGUE
         if kpi.open_clocks is not None
-        for clock in kpi.open_clocks(book, ctx)
+        for clock in _guarded(f"{kpi.id} open clocks", kpi.open_clocks, book, ctx, failures)
     ]
+    if should_stop():
+        raise EvaluationStoppedError("data quality")
+    issues = _guarded("data quality", data_quality_issues, book, ctx, failures)
+    issues.extend(unlisted_teams(book, config.teams))
     return Evaluation(
         ctx.as_at,
         tuple(figures),
         tuple(service_figures),
         tuple(breaches),
         tuple(clocks),
-        tuple(data_quality_issues(book, ctx)),
+        tuple(issues + failures),
     )
 
 

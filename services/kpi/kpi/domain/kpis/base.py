@@ -19,6 +19,7 @@ from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.periods import Period
 
 COUNCIL = "all"  # the team label of the council total
+UNLISTED = "unlisted"  # the team label of every team the council file does not list
 
 
 class Polarity(StrEnum):
