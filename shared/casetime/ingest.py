@@ -261,9 +261,12 @@ class BatchAccepted(BaseModel):
 
 
 class BatchRejected(BaseModel):
+    """A batch refused whole: every error in ``detail`` (as in ``ErrorAnswer``), and, when the
+    batch could be read, which events were accepted and which rejected."""
+
     detail: list[FieldError]
-    accepted: list[Accepted]
-    rejected: list[Rejected]
+    accepted: list[Accepted] = []
+    rejected: list[Rejected] = []
 
 
 class Unavailable(BaseModel):

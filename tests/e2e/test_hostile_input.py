@@ -167,17 +167,13 @@ def test_poison_on_the_log_is_set_aside_and_the_partition_moves_on(
 ) -> None:
     system = casetime_system
     # what today's ingest refuses but an older one accepted (issue 10, findings 1 and 2)
-    poison = [
-        json.dumps({**_valid(n), **change}).encode()
-        for n, change in enumerate(
-            [
-                {"recorded_at": "0001-01-01T00:00:00Z"},
-                {"recorded_at": "0001-01-01T00:00:00+14:00"},
-                {"occurred_at": "0001-01-01"},
-                {"revision": 2**63},
-            ]
-        )
+    changes: list[dict[str, Any]] = [
+        {"recorded_at": "0001-01-01T00:00:00Z"},
+        {"recorded_at": "0001-01-01T00:00:00+14:00"},
+        {"occurred_at": "0001-01-01"},
+        {"revision": 2**63},
     ]
+    poison = [json.dumps({**_valid(n), **change}).encode() for n, change in enumerate(changes)]
     asyncio.run(_write_raw(system, poison))
     assert _post(system, _valid(500)).status_code == 202
     wait_for(lambda: events_applied(system, "new") == 1, "the valid event behind the poison")

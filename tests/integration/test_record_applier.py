@@ -69,7 +69,8 @@ async def test_a_record_the_store_cannot_take_is_set_aside_and_the_others_are_ap
         (11, "could not be applied: OverflowError('date value out of range')")
     ]
     # logged at once, with the event id
-    assert any("poison" in r.getMessage() and "dead letter" in r.getMessage() for r in caplog.records)
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("poison" in m and "dead letter" in m for m in logged)
     stored = await _rows(store, "SELECT event_id FROM case_event ORDER BY event_id")
     assert [r[0] for r in stored] == ["good-1", "good-2"]
     letters = await _rows(store, "SELECT kafka_offset, reason FROM dead_letter")
@@ -114,8 +115,7 @@ async def test_a_consumer_that_fails_unexpectedly_is_logged_unready_and_started_
             source.stats.running = True
             raise RuntimeError("a bug nobody foresaw")
         source.stats.running = True
-        while not source._stopping.is_set():
-            await asyncio.sleep(0.05)
+        await source._stopping.wait()
 
     monkeypatch.setattr(source, "_consume", fails_twice)
     with caplog.at_level(logging.ERROR):

@@ -157,3 +157,62 @@ def test_other_envelopes_still_need_their_episode_id(referrals: TestClient) -> N
     response = _posted(referrals, body)
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["detail"]] == ["episode_id"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("child_id", "9434765919", "NHS number"),
+        ("child_id", "John.Smith", "name"),
+        ("worker_id", "Mary-Ann.Jones", "name"),
+        ("worker_id", "Mary Jones", "pattern"),  # no spaces in any id
+    ],
+)
+def test_ids_that_are_not_pseudonymous_are_refused(
+    referrals: TestClient, publisher: InMemoryPublisher, field: str, value: str, reason: str
+) -> None:
+    body = {**example_event("referral_received"), field: value}
+    response = _posted(referrals, body)
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["field"] == field
+    assert reason in error["reason"]
+    # a ten-digit id whose check digit is not an NHS number's is a pseudonymous token
+    assert _posted(referrals, {**body, field: "9434765918"}).status_code == 202
+    assert len(publisher.published) == 1
+
+
+def test_the_councils_own_id_pattern_is_refused(publisher: InMemoryPublisher) -> None:
+    settings = IngestSettings(refused_id_pattern=r"P\d{6}")
+    with TestClient(create_app("referrals", settings, publisher=publisher)) as client:
+        response = _posted(client, {**example_event("referral_received"), "child_id": "P123456"})
+        assert response.status_code == 422
+        assert [e["field"] for e in response.json()["detail"]] == ["child_id"]
+        assert _posted(client, example_event("referral_received")).status_code == 202
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Jane Doe, NHS 943 476 5919, 12 High St", "family moved to SW1A 1AA", "x" * 101],
+)
+def test_free_text_holds_no_personal_data_and_stays_short(
+    placements: TestClient, text: str
+) -> None:
+    body = example_event("exception_reason_recorded")
+    body["payload"] = {"kpi": "PROC-26W", "reason": "other", "other_text": text}
+    response = _posted(placements, body)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["detail"]] == ["payload.other_text"]
+    body["payload"]["other_text"] = "court asked for a second expert report"
+    assert _posted(placements, body).status_code == 202
+
+
+def test_a_batch_names_the_implausible_event(
+    assessments: TestClient, publisher: InMemoryPublisher
+) -> None:
+    good = example_event("assessment_started")
+    late = {**example_event("assessment_completed"), "recorded_at": "2099-01-01T00:00:00Z"}
+    response = assessments.post("/events/batch", json={"events": [good, late]})
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["detail"]] == ["events.1.recorded_at"]
+    assert publisher.published == []

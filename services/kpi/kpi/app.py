@@ -7,7 +7,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response, status
@@ -78,6 +78,7 @@ class OpenClockOut(BaseModel):
     child_id: str
     episode_id: str
     due: date
+    due_at: datetime | None = None  # hour clocks: the moment they fall due
     state: str
     days_left: int
     working_days_left: int
@@ -286,6 +287,7 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
                     child_id=c.clock.child_id,
                     episode_id=c.clock.episode_id,
                     due=c.clock.due,
+                    due_at=c.clock.due_at,
                     state=c.state.value,
                     days_left=c.days_left,
                     working_days_left=c.working_days_left,
