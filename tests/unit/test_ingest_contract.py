@@ -216,3 +216,19 @@ def test_a_batch_names_the_implausible_event(
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["detail"]] == ["events.1.recorded_at"]
     assert publisher.published == []
+
+
+def test_a_bad_setting_stops_start_up_with_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from casetime.settings import load_settings
+
+    monkeypatch.setenv("CASETIME_MAX_BODY_BYTES", "lots")
+    with pytest.raises(SystemExit) as stopped:
+        load_settings(IngestSettings)
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("casetime: CASETIME_MAX_BODY_BYTES: ")
+    # an empty variable is an unset one
+    monkeypatch.setenv("CASETIME_MAX_BODY_BYTES", "")
+    assert load_settings(IngestSettings).max_body_bytes == 2 * 1024 * 1024
