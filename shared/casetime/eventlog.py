@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from casetime.events import EventEnvelope
+from casetime.publishing import PublishUnavailableError, encode
 from casetime.settings import private_file
 
 _SCHEMA = """
@@ -146,8 +147,6 @@ class EmbeddedPublisher:
         return self._log is not None
 
     async def publish(self, topic: str, events: Sequence[EventEnvelope]) -> None:
-        from casetime.publishing import PublishUnavailableError, encode
-
         if self._log is None:
             raise PublishUnavailableError("the event log is not open")
         rows = []

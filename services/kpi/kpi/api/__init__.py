@@ -1,0 +1,1 @@
+"""The KPI service's HTTP layer: one router per resource, wired in ``kpi.app``."""

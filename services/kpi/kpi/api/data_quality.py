@@ -1,0 +1,48 @@
+"""GET /data-quality: the catalogue's section 9 checks, counted and listed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict
+
+from kpi.api.deps import QUERY_ERRORS, AsAt, Service
+
+router = APIRouter()
+
+
+class IssueOut(BaseModel):
+    """Read straight from the domain's ``Issue``."""
+
+    model_config = ConfigDict(from_attributes=True)
+    check: str
+    team: str
+    child_id: str
+    episode_id: str
+    detail: str
+
+
+class DataQualityOut(BaseModel):
+    as_at: date
+    counts: dict[str, int]
+    issues: list[IssueOut]
+
+
+@router.get(
+    "/data-quality",
+    response_model=DataQualityOut,
+    summary="Data-quality issues",
+    responses=QUERY_ERRORS,
+)
+async def data_quality(
+    service: Service, request: Request, as_at: AsAt = None, check: str | None = None
+) -> DataQualityOut:
+    evaluation = await service.evaluation_at(as_at, request)
+    chosen = [i for i in evaluation.issues if check is None or i.check == check]
+    return DataQualityOut(
+        as_at=evaluation.as_at,
+        counts=dict(sorted(Counter(i.check.value for i in chosen).items())),
+        issues=[IssueOut.model_validate(i) for i in chosen],
+    )

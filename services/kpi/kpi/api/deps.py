@@ -1,0 +1,68 @@
+"""What every route needs: the running service's parts, the shared query parameters, and an
+evaluation as at the asked date within the query's budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request, status
+
+from casetime.errors import error_responses
+from kpi.adapters.consumer import EventSource
+from kpi.adapters.snapshots import QueryRefusedError, SnapshotRefresher
+from kpi.adapters.store import CaseStore
+from kpi.domain.calendar import CALENDAR_FIRST, CALENDAR_LAST
+from kpi.domain.council import CouncilConfig
+from kpi.domain.evaluation import Evaluation
+from kpi.settings import KpiSettings
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The KPI service's running parts, one per process (``app.state.runtime``)."""
+
+    settings: KpiSettings
+    config: CouncilConfig
+    store: CaseStore
+    consumer: EventSource
+    refresher: SnapshotRefresher
+
+    async def evaluation_at(self, as_at: date | None, request: Request) -> Evaluation:
+        """The live snapshot, or an evaluation as at a past date within the query's budget
+        (503 with Retry-After when it cannot be had in time)."""
+        if self.refresher.snapshot is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no snapshot yet")
+        if as_at is None:
+            return self.refresher.snapshot
+        try:
+            return await self.refresher.evaluate_past(
+                as_at, self.settings.query_budget_seconds, request.is_disconnected
+            )
+        except QueryRefusedError as exc:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"{exc}; try again shortly",
+                headers={"Retry-After": "5"},
+            ) from None
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+Service = Annotated[Runtime, Depends(_runtime)]
+AsAt = Annotated[
+    date | None,
+    Query(
+        description="Compute as at this date (default: the live snapshot), within the"
+        f" working-day calendar, {CALENDAR_FIRST} to {CALENDAR_LAST}.",
+        ge=CALENDAR_FIRST,
+        le=CALENDAR_LAST,
+    ),
+]
+KpiId = Annotated[str | None, Query(description="Only this KPI id, e.g. ASMT-45WD.")]
+Team = Annotated[str | None, Query(description="Only this team ('all': the council).")]
+QUERY_ERRORS = error_responses(404, 422)
