@@ -19,7 +19,7 @@ import sys
 import time
 from datetime import date
 
-from casetime.synthetic import SIZES, generate
+from casetime_tools.synthetic import SIZES, generate
 
 START, END = date(2024, 4, 1), date(2025, 4, 1)
 DEFAULT_CASES = ("mid-sized", "national/20")

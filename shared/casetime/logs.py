@@ -14,6 +14,15 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
 
 
+def default_port(service: str) -> int:
+    """The service's port: CASETIME_PORT, else its own in the table of services."""
+    from casetime.settings import IngestSettings
+    from casetime.topics import SERVICES
+
+    settings = IngestSettings()
+    return settings.port if "port" in settings.model_fields_set else SERVICES[service].port
+
+
 def run_ingest(service: str) -> None:
     """Entrypoint shared by the three ingest services."""
     import uvicorn
@@ -26,7 +35,7 @@ def run_ingest(service: str) -> None:
     uvicorn.run(
         create_app(service, settings),
         host=settings.host,
-        port=settings.port,
+        port=default_port(service),
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=20,
     )

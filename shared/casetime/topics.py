@@ -6,12 +6,24 @@ service subscribes to every topic named here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 from casetime.events import EVENT_TYPES
 
-SERVICE_EVENT_TYPES: Final[dict[str, tuple[str, ...]]] = {
-    "referrals": (
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One of casetime's four services: its default port, and the event types it ingests."""
+
+    port: int
+    event_types: tuple[str, ...] = ()
+
+
+# The one table of services. The CLI, the services' default ports, scripts/run.sh, the compose
+# file, the Dockerfile and the Prometheus configuration are tested against it.
+SERVICES: Final[dict[str, Service]] = {
+    "referrals": Service(8001, (
         "contact_received",
         "contact_decision",
         "referral_received",
@@ -29,13 +41,13 @@ SERVICE_EVENT_TYPES: Final[dict[str, tuple[str, ...]]] = {
         "case_closed",
         "case_allocated",
         "child_details_recorded",
-    ),
-    "assessments": (
+    )),
+    "assessments": Service(8002, (
         "assessment_started",
         "assessment_completed",
         "visit_held",
-    ),
-    "placements": (
+    )),
+    "placements": Service(8003, (
         "period_of_care_started",
         "period_of_care_ended",
         "placement_started",
@@ -48,7 +60,11 @@ SERVICE_EVENT_TYPES: Final[dict[str, tuple[str, ...]]] = {
         "care_proceedings_issued",
         "care_proceedings_extension_granted",
         "care_proceedings_concluded",
-    ),
+    )),
+    "kpi": Service(8004),
+}  # fmt: skip
+SERVICE_EVENT_TYPES: Final[dict[str, tuple[str, ...]]] = {
+    name: service.event_types for name, service in SERVICES.items() if service.event_types
 }
 
 # Accepted by every ingest service: they refer to events of any area.

@@ -18,6 +18,8 @@ import yaml
 from fastapi import FastAPI
 
 from casetime.ingest import create_app as create_ingest_app
+from casetime.topics import INGEST_SERVICES
+from casetime.topics import SERVICES as SERVICE_TABLE
 from kpi.app import create_app as create_kpi_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,9 +29,11 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 PROMETHEUS = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 GRAFANA = ROOT / "deploy" / "grafana"
 
-# Our services and the port each one listens on (inside and outside the container).
-SERVICES = {"referrals": 8001, "assessments": 8002, "placements": 8003, "kpi": 8004}
-INGEST = ["referrals", "assessments", "placements"]
+# Our services and the port each one listens on (inside and outside the container): the one
+# table, casetime.topics.SERVICES.
+SERVICES = {name: service.port for name, service in SERVICE_TABLE.items()}
+INGEST = list(INGEST_SERVICES)
+RUN_SH = ROOT / "scripts" / "run.sh"
 INFRA = ["kafka", "postgres", "prometheus", "grafana"]
 METRICS_PATH = "/metrics/"
 
@@ -415,3 +419,24 @@ def test_the_kpi_dashboard_tables_the_ratio_by_kpi_period_and_team() -> None:
     ratio = [e for e in exprs if "casetime_kpi_ratio" in e]
     assert ratio, exprs
     assert re.search(r"by\s*\(\s*kpi\s*,\s*period\s*,\s*team\s*\)", ratio[0])
+
+
+def test_the_dockerfile_exposes_every_services_port() -> None:
+    exposed = re.search(r"^EXPOSE (.+)$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert exposed is not None
+    assert sorted(int(p) for p in exposed.group(1).split()) == sorted(SERVICES.values())
+
+
+def test_run_sh_starts_every_service_on_its_port() -> None:
+    declared = re.search(r"^declare -A PORTS=\((.+)\)$", RUN_SH.read_text(), re.MULTILINE)
+    assert declared is not None
+    ports = dict(re.findall(r"\[(\w+)\]=(\d+)", declared.group(1)))
+    assert {name: int(port) for name, port in ports.items()} == SERVICES
+
+
+def test_each_service_listens_on_its_port_by_default() -> None:
+    from casetime.logs import default_port
+    from kpi.settings import KpiSettings
+
+    assert KpiSettings().port == SERVICES["kpi"]
+    assert {name: default_port(name) for name in INGEST} == {n: SERVICES[n] for n in INGEST}

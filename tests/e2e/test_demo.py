@@ -23,7 +23,7 @@ def test_demo_once_prints_the_scorecard_the_query_api_serves(tmp_path: Path) -> 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASETIME_")}
     result = subprocess.run(
         [
-            sys.executable, "-m", "casetime.cli", "demo", "--once", "--size", "small-team",
+            sys.executable, "-m", "casetime_tools.cli", "demo", "--once", "--size", "small-team",
             "--data-dir", str(data_dir), "--scorecard-json", str(scorecard_file),
         ],
         env=env, capture_output=True, text=True, timeout=600, check=False,

@@ -1,6 +1,6 @@
-"""The synthetic council (casetime.synthetic): deterministic, valid, streamed, realistic enough
-that every KPI has a cohort, and posted to the right ingest service. No network: the poster is
-tested against httpx's in-process MockTransport."""
+"""The synthetic council (casetime_tools.synthetic): deterministic, valid, streamed, realistic
+enough that every KPI has a cohort, and posted to the right ingest service. No network: the
+poster is tested against httpx's in-process MockTransport."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from casetime.events import EVENT_TYPES, as_start_instant, parse_event
-from casetime.synthetic import (
+from casetime.topics import SERVICE_EVENT_TYPES, SHARED_EVENT_TYPES, accepted_types, owner_of
+from casetime_tools.synthetic import (
     DEFAULT_TEAMS,
     SIZES,
     PostError,
@@ -27,7 +28,6 @@ from casetime.synthetic import (
     route_event,
     write_jsonl,
 )
-from casetime.topics import SERVICE_EVENT_TYPES, SHARED_EVENT_TYPES, accepted_types, owner_of
 from kpi.adapters.council_file import load_council_config
 from kpi.domain.calendar import england_calendar
 from kpi.domain.casebook import RuleContext

@@ -8,10 +8,11 @@ from pathlib import Path
 from pydantic import Field
 
 from casetime.settings import ServiceSettings, private_file
+from casetime.topics import SERVICES
 
 
 class KpiSettings(ServiceSettings):
-    port: int = Field(default=8004, ge=1, le=65535)
+    port: int = Field(default=SERVICES["kpi"].port, ge=1, le=65535)
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the KPI state store; unset: SQLite in the data dir.",

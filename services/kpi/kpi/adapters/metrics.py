@@ -21,6 +21,9 @@ from kpi.domain.kpis import KPIS
 from kpi.domain.kpis.base import Figure, Measure
 
 LABELS = ["kpi", "period", "team"]
+# counters others read (the CLI waits on them); exposed with the _total suffix
+EVENTS_APPLIED = "casetime_kpi_events"
+DEAD_LETTERS = "casetime_kpi_dead_letters"
 SERVICE_LABELS = ["kpi", "period", "service"]
 
 
@@ -166,7 +169,7 @@ class KpiCollector(Collector):
 
     def _consumer_metrics(self) -> Iterator[Metric]:
         applied = CounterMetricFamily(
-            "casetime_kpi_events",
+            EVENTS_APPLIED,
             "Events taken from Kafka, by what applying them did (new, replaced, duplicate, stale).",
             labels=["outcome"],
         )
@@ -174,7 +177,7 @@ class KpiCollector(Collector):
             applied.add_metric([outcome], count)
         yield applied
         yield CounterMetricFamily(
-            "casetime_kpi_dead_letters",
+            DEAD_LETTERS,
             "Messages that could not be applied.",
             value=self._stats.dead_letters,
         )

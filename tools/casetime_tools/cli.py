@@ -29,12 +29,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from casetime.events import LONDON
+from casetime.topics import SERVICES as SERVICE_TABLE
+from kpi.adapters.metrics import DEAD_LETTERS, EVENTS_APPLIED
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 # a terminal gets its own width; a log file or a pipe gets room for the whole scorecard
 console = Console(width=None if sys.stdout.isatty() else 150)
 
-SERVICES = {"referrals": 8001, "assessments": 8002, "placements": 8003, "kpi": 8004}
+SERVICES = {name: service.port for name, service in SERVICE_TABLE.items()}
 RAG_STYLE = {"Green": "bold green", "Amber": "bold yellow", "Red": "bold red"}
 # the period a scorecard shows: the last 12 months, or the as-at date for point-in-time KPIs
 SCORECARD_PERIODS = ("rolling_12_months", "as_at")
@@ -112,7 +114,7 @@ def _failed(name: str, data_dir: Path) -> int:
 
 
 def post_with_progress(events: list[dict[str, Any]], urls: dict[str, str]) -> int:
-    from casetime.synthetic import post_events
+    from casetime_tools.synthetic import post_events
 
     with Progress(
         "[progress.description]{task.description}",
@@ -149,7 +151,7 @@ def applied(url: str) -> int:
             sample.value
             for family in text_string_to_metric_families(text)
             for sample in family.samples
-            if sample.name in ("casetime_kpi_events_total", "casetime_kpi_dead_letters_total")
+            if sample.name in (f"{EVENTS_APPLIED}_total", f"{DEAD_LETTERS}_total")
         )
     )
 
@@ -232,7 +234,7 @@ def demo(
     ] = None,
 ) -> None:
     """Start casetime on this machine, post a year of a synthetic council, show the KPIs."""
-    from casetime.synthetic import SIZES, generate
+    from casetime_tools.synthetic import SIZES, generate
 
     if size not in SIZES:
         raise typer.BadParameter(f"choose one of {sorted(SIZES)}", param_hint="--size")
@@ -281,7 +283,7 @@ def generate_file(
     days: Annotated[int, typer.Option(help="How many days of history, ending today.")] = 365,
 ) -> None:
     """Write a synthetic council's events, one JSON object a line, for replay."""
-    from casetime.synthetic import SIZES, generate, write_jsonl
+    from casetime_tools.synthetic import SIZES, generate, write_jsonl
 
     if size not in SIZES:
         raise typer.BadParameter(f"choose one of {sorted(SIZES)}", param_hint="--size")
@@ -304,7 +306,7 @@ def post(
     host: Annotated[str, typer.Option(help="Where the ingest services run.")] = "127.0.0.1",
 ) -> None:
     """Post a file of events to the ingest services, as a case system would."""
-    from casetime.synthetic import read_jsonl
+    from casetime_tools.synthetic import read_jsonl
 
     events = list(read_jsonl(file))
     accepted = post_with_progress(events, ingest_urls(host))

@@ -52,6 +52,9 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from casetime.events import LONDON
 from casetime.topics import SERVICE_EVENT_TYPES, owner_of
+from kpi.domain.calendar import england_calendar
+from kpi.domain.kpis.looked_after import age_on
+from kpi.domain.periods import add_months
 
 if TYPE_CHECKING:
     import httpx
@@ -152,26 +155,18 @@ def _weekday(ordinal: int) -> int:
     return (ordinal - 1) % 7  # date(1, 1, 1) was a Monday
 
 
+# Days are ordinals here (fast to add); the calendar and the month arithmetic are the KPI
+# domain's, so the generator's bank holidays and month ends are the ones the KPIs count.
+_CALENDAR = england_calendar()
+
+
 def _add_working_days(ordinal: int, n: int) -> int:
-    """The n-th weekday after ``ordinal`` (bank holidays are the KPI service's business)."""
-    if n <= 0:
-        return ordinal
-    wd = _weekday(ordinal)
-    if wd >= 5:
-        ordinal -= wd - 4
-        wd = 4
-    weeks, rest = divmod(n, 5)
-    ordinal += weeks * 7 + rest
-    return ordinal + 2 if wd + rest >= 5 else ordinal
+    """The n-th working day after ``ordinal``."""
+    return _CALENDAR.add_working_days(date.fromordinal(ordinal), n).toordinal()
 
 
 def _working_days_between(a: int, b: int) -> int:
-    def upto(o: int) -> int:
-        weeks, rest = divmod(o, 7)
-        # ordinal 7 is a Sunday; days 1..rest of the week after it are Mon..
-        return weeks * 5 + min(rest, 5)
-
-    return upto(b) - upto(a)
+    return _CALENDAR.working_days_between(date.fromordinal(a), date.fromordinal(b))
 
 
 def _weekday_on_or_after(ordinal: int) -> int:
@@ -180,15 +175,7 @@ def _weekday_on_or_after(ordinal: int) -> int:
 
 
 def _add_months(ordinal: int, months: int) -> int:
-    d = date.fromordinal(ordinal)
-    index = d.year * 12 + d.month - 1 + months
-    year, month0 = divmod(index, 12)
-    for day in (d.day, 30, 29, 28):
-        try:
-            return date(year, month0 + 1, day).toordinal()
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
+    return add_months(date.fromordinal(ordinal), months).toordinal()
 
 
 # --- chance -------------------------------------------------------------------------------
@@ -408,9 +395,9 @@ class _Child:
         return teams[self.locality % len(teams)]
 
     def age_on(self, day: int) -> int:
-        d = date.fromordinal(day)
-        year, month = int(self.birth_month[:4]), int(self.birth_month[5:])
-        return d.year - year - ((d.month, d.day) < (month, 1))
+        age = age_on(self.birth_month, date.fromordinal(day))
+        assert age is not None
+        return age
 
     def worker_on(self, day: int) -> str | None:
         i = bisect_right(self.allocations, (day, "\uffff"))
@@ -1384,7 +1371,8 @@ async def post_events(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Write a replay file: ``python -m casetime.synthetic SIZE START END OUT.jsonl [SEED]``."""
+    """Write a replay file:
+    ``python -m casetime_tools.synthetic SIZE START END OUT.jsonl [SEED]``."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
