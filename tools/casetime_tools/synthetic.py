@@ -182,6 +182,7 @@ def _add_months(ordinal: int, months: int) -> int:
 # random's randint and choice are slow for the millions of draws of a national run.
 
 _T = TypeVar("_T")
+_Plo = tuple[int, int, bool]  # pre-proceedings: start, conclusion, whether proceedings issued
 
 
 def _between(rng: random.Random, low: int, high: int) -> int:
@@ -536,9 +537,17 @@ class _Child:
     def referral(self, referral: str, key: int, into_care: bool) -> tuple[int | None, int | None]:
         """The referral and all that follows it. Returns the day the case closed (None when it
         is still open at the horizon) and the day the child went home from care, if they did."""
+        self.case_id = referral
+        self._receive_referral(referral, key)
+        decided, nfa, strategy = self._decide_referral(referral, key, into_care)
+        if nfa:
+            closed = decided // DAY + _between(self.rng, 0, 3)
+            return self.close(closed, CLOSURE_EARLY_HELP, self.run.teams.referrals), None
+        return self._after_the_decision(referral, key, strategy, into_care)
+
+    def _receive_referral(self, referral: str, key: int) -> None:
         rng = self.rng
         teams = self.run.teams
-        self.case_id = referral
         day = key // DAY
         payload: dict[str, Any] = {
             "referral_source": _weighted(rng, REFERRAL_SOURCES, REFERRAL_SOURCE_WEIGHTS)
@@ -557,6 +566,11 @@ class _Child:
                 details,
                 teams.referrals,
             )
+
+    def _decide_referral(self, referral: str, key: int, into_care: bool) -> tuple[int, bool, bool]:
+        """The decision's time, whether it was no further action, whether a strategy
+        discussion follows."""
+        rng = self.rng
         if rng.random() < 0.88:
             decided = _clock(key + _between(rng, 30, 23 * HOUR + 30))
         else:
@@ -574,14 +588,18 @@ class _Child:
             decided,
             referral,
             {"no_further_action": nfa, "next_steps": next_steps},
-            teams.referrals,
+            self.run.teams.referrals,
             True,
         )
-        if nfa:
-            closed = decided // DAY + _between(rng, 0, 3)
-            return self.close(closed, CLOSURE_EARLY_HELP, teams.referrals), None
+        return decided, nfa, strategy
 
-        assessment_team = self.team(teams.assessment)
+    def _after_the_decision(
+        self, referral: str, key: int, strategy: bool, into_care: bool
+    ) -> tuple[int | None, int | None]:
+        """Assessment, child protection, care or a child in need plan, and the closure."""
+        rng = self.rng
+        day = key // DAY
+        assessment_team = self.team(self.run.teams.assessment)
         icpc: tuple[str, int] | None = None  # (id, day) of an ICPC that made a plan
         emergency: int | None = None  # day of emergency proceedings
         started = _add_working_days(day, _pick(rng, (0, 0, 1, 1, 2, 3)))
@@ -637,6 +655,16 @@ class _Child:
     ) -> tuple[int, tuple[str, int] | None, int | None]:
         """Strategy discussion, section 47 and ICPC. Returns the strategy discussion's day, the
         ICPC that made a plan and the day of emergency proceedings, if any."""
+        strategy, held, initiated = self._strategy_discussions(referral, referred_key)
+        held_day = held // DAY
+        if not initiated:
+            return held_day, None, None
+        icpc, emergency = self._section_47(referral, strategy, held_day)
+        return held_day, icpc, emergency
+
+    def _strategy_discussions(self, referral: str, referred_key: int) -> tuple[str, int, bool]:
+        """The strategy discussion (and now and then a follow-up): its id, time and whether it
+        initiated a section 47."""
         rng = self.rng
         teams = self.run.teams
         if rng.random() < 0.85:
@@ -656,7 +684,6 @@ class _Child:
             "initiated_section_47": initiated,
         }
         self.ev("strategy_discussion_held", held, strategy, payload, teams.referrals, True)
-        held_day = held // DAY
         if rng.random() < 0.08:  # a follow-up discussion
             again = _clock(held + _between(rng, 2, 8) * DAY)
             payload = {
@@ -668,8 +695,15 @@ class _Child:
                 "strategy_discussion_held", again, self.new_id("STRAT"), payload,
                 teams.referrals, True,
             )  # fmt: skip
-        if not initiated:
-            return held_day, None, None
+        return strategy, held, initiated
+
+    def _section_47(
+        self, referral: str, strategy: str, held_day: int
+    ) -> tuple[tuple[str, int] | None, int | None]:
+        """The section 47 and its ICPC: the ICPC that made a plan, the day of emergency
+        proceedings."""
+        rng = self.rng
+        teams = self.run.teams
         team = self.team(teams.assessment)
         section_47 = self.new_id("S47")
         payload = {"referral_id": referral, "strategy_discussion_id": strategy}
@@ -680,7 +714,7 @@ class _Child:
             self.on(
                 done, "section_47_completed", section_47, {"outcome": "icpc_not_required"}, team
             )
-            return held_day, None, emergency
+            return None, emergency
         in_time = rng.random() < 0.81
         wait = _between(rng, 6, 15) if in_time else _between(rng, 16, 35)
         icpc_day = _add_working_days(held_day, wait)
@@ -688,16 +722,16 @@ class _Child:
         self.on(done, "section_47_completed", section_47, {"outcome": "icpc_required"}, team)
         icpc = self.new_id("ICPC")
         plan = emergency is None and rng.random() < P_PLAN
-        payload = {
+        conference: dict[str, Any] = {
             "section_47_id": section_47,
             "strategy_discussion_id": strategy,
             "child_protection_plan": plan,
         }
         protection_team = self.team(teams.protection)
-        self.on(icpc_day, "initial_cp_conference_held", icpc, payload, protection_team)
+        self.on(icpc_day, "initial_cp_conference_held", icpc, conference, protection_team)
         if not in_time:
             self.exception(icpc_day, icpc, "ICPC-15WD", CONFERENCE_REASONS, protection_team)
-        return held_day, ((icpc, icpc_day) if plan else None), emergency
+        return ((icpc, icpc_day) if plan else None), emergency
 
     def protection_plan(self, icpc: str, icpc_day: int) -> tuple[int | None, int | None]:
         rng = self.rng
@@ -707,39 +741,8 @@ class _Child:
         self.on(icpc_day, "cp_plan_started", plan, {"initial_conference_id": icpc}, team)
         self.had_plan = True
         self.allocate(icpc_day + _between(rng, 0, 5), team)
-        # how many review conferences until the plan ends (the last one ends it)
-        r = rng.random()
-        reviews_wanted = (
-            1 if r < 0.28 else 2 if r < 0.63 else 3 if r < 0.83 else 4 if r < 0.95 else 5
-        )
-        # pre-proceedings or care, while on the plan
-        plo: tuple[int, int, bool] | None = None  # start, conclusion, issued
-        care_day: int | None = None
-        proceedings = False
-        r = rng.random()
-        if r < 0.17:
-            plo_start = icpc_day + _between(rng, 30, 150)
-            weeks = _between(rng, 8, 16) if rng.random() < 0.58 else _between(rng, 17, 30)
-            plo_end = plo_start + weeks * 7 - _between(rng, 0, 6)
-            issued = rng.random() < 0.45
-            plo = (plo_start, plo_end, issued)
-            if issued:
-                care_day = plo_end + _between(rng, 3, 21)
-                proceedings = True
-        elif r < 0.21:
-            care_day = icpc_day + _between(rng, 10, 300)
-            proceedings = rng.random() < 0.5
-        reviews: list[tuple[int, bool]] = []  # (day, held in time)
-        due = _add_months(icpc_day, 3)
-        while True:
-            late = rng.random() >= 0.93
-            held = due + _between(rng, 1, 40) if late else due - _between(rng, 0, 20)
-            held = _weekday_on_or_after(held)
-            reviews.append((held, not late))
-            covered = plo is None or held > plo[1]
-            if len(reviews) >= reviews_wanted and covered:
-                break
-            due = _add_months(held, 6)
+        reviews_wanted, plo, care_day, proceedings = self._plan_course(icpc_day)
+        reviews = self._review_days(icpc_day, reviews_wanted, plo)
         natural_end = reviews[-1][0]
         end = min(natural_end, care_day) if care_day is not None else natural_end
         ended_by_review = end == natural_end and (care_day is None or care_day > natural_end)
@@ -753,13 +756,7 @@ class _Child:
             self.on(held, "review_cp_conference_held", self.new_id("RCPC"), payload, team)
             if not in_time:
                 self.exception(held, plan, "RCPC-TIMELY", CONFERENCE_REASONS, team)
-        # first core group within 10 working days, then every 4 to 6 weeks
-        first = _between(rng, 3, 10) if rng.random() < 0.88 else _between(rng, 11, 20)
-        day = _add_working_days(icpc_day, first)
-        while day < min(end, self.horizon):
-            payload = {"child_protection_plan_id": plan}
-            self.on(day, "core_group_held", self.new_id("CG"), payload, team)
-            day = _add_working_days(day, _between(rng, 18, 30))
+        self._core_groups(plan, icpc_day, end, team)
         self.reallocate(icpc_day, end, team)
 
         def cp_gap(day: int, count: int) -> int:
@@ -782,6 +779,63 @@ class _Child:
             cin_end = self.cin_plan(end + _between(rng, 0, 5), team)
             return self.close(cin_end, CLOSURE_NO_LONGER_IN_NEED, team), None
         return self.close(end + _between(rng, 0, 14), CLOSURE_NO_LONGER_IN_NEED, team), None
+
+    def _plan_course(
+        self, icpc_day: int
+    ) -> tuple[int, tuple[int, int, bool] | None, int | None, bool]:
+        """How many review conferences until the plan ends (the last one ends it), and any
+        pre-proceedings or care while on it: (reviews, PLO, care day, proceedings)."""
+        rng = self.rng
+        r = rng.random()
+        reviews_wanted = (
+            1 if r < 0.28 else 2 if r < 0.63 else 3 if r < 0.83 else 4 if r < 0.95 else 5
+        )
+        # pre-proceedings or care, while on the plan
+        plo: tuple[int, int, bool] | None = None  # start, conclusion, issued
+        care_day: int | None = None
+        proceedings = False
+        r = rng.random()
+        if r < 0.17:
+            plo_start = icpc_day + _between(rng, 30, 150)
+            weeks = _between(rng, 8, 16) if rng.random() < 0.58 else _between(rng, 17, 30)
+            plo_end = plo_start + weeks * 7 - _between(rng, 0, 6)
+            issued = rng.random() < 0.45
+            plo = (plo_start, plo_end, issued)
+            if issued:
+                care_day = plo_end + _between(rng, 3, 21)
+                proceedings = True
+        elif r < 0.21:
+            care_day = icpc_day + _between(rng, 10, 300)
+            proceedings = rng.random() < 0.5
+        return reviews_wanted, plo, care_day, proceedings
+
+    def _review_days(
+        self, icpc_day: int, reviews_wanted: int, plo: _Plo | None
+    ) -> list[tuple[int, bool]]:
+        """Each review conference's day and whether it was held in time."""
+        rng = self.rng
+        reviews: list[tuple[int, bool]] = []  # (day, held in time)
+        due = _add_months(icpc_day, 3)
+        while True:
+            late = rng.random() >= 0.93
+            held = due + _between(rng, 1, 40) if late else due - _between(rng, 0, 20)
+            held = _weekday_on_or_after(held)
+            reviews.append((held, not late))
+            covered = plo is None or held > plo[1]
+            if len(reviews) >= reviews_wanted and covered:
+                break
+            due = _add_months(held, 6)
+        return reviews
+
+    def _core_groups(self, plan: str, icpc_day: int, end: int, team: str) -> None:
+        """The first core group within 10 working days, then every 4 to 6 weeks."""
+        rng = self.rng
+        first = _between(rng, 3, 10) if rng.random() < 0.88 else _between(rng, 11, 20)
+        day = _add_working_days(icpc_day, first)
+        while day < min(end, self.horizon):
+            payload = {"child_protection_plan_id": plan}
+            self.on(day, "core_group_held", self.new_id("CG"), payload, team)
+            day = _add_working_days(day, _between(rng, 18, 30))
 
     def pre_proceedings(self, start: int, end: int, issued: bool) -> None:
         team = self.team(self.run.teams.court)
@@ -990,9 +1044,9 @@ class _Child:
 
     # --- recording ------------------------------------------------------------------------
 
-    def finish(self) -> list[tuple[int, _Done]]:
-        """Ids and recording times; late records, amendments and voided duplicates. Empty for a
-        child with nothing from ``start`` on who did not leave care in the 12 months before."""
+    def _sent(self) -> list[_Raw]:
+        """The child's events the run sends, in time order; none for a child with nothing from
+        ``start`` on who did not leave care in the 12 months before."""
         run = self.run
         raws = [e for e in self.events if e[0] < run.end_key]
         if not raws:
@@ -1003,6 +1057,13 @@ class _Child:
         old = run.include_from_key
         raws = [e for e in raws if e[0] >= old or e[1] not in RECURRING]
         raws.sort(key=itemgetter(0))
+        return raws
+
+    def finish(self) -> list[tuple[int, _Done]]:
+        """Ids and recording times; late records, amendments and voided duplicates. Empty for a
+        child with nothing from ``start`` on who did not leave care in the 12 months before."""
+        run = self.run
+        raws = self._sent()
         rng = self.rng
         rand = rng.random
         prefix = f"E{run.seed}-{self.tag}-"
@@ -1012,13 +1073,7 @@ class _Child:
         child = self.child_id
         for i, (key, event_type, timed, episode, payload, team, worker) in enumerate(raws):
             event_id = f"{prefix}{i:04d}"
-            # most are recorded within hours of happening; a few days or weeks late
-            if rand() < P_LATE_RECORDING:
-                recorded = (key // DAY + 2 + int(rand() * 24)) * DAY + 9 * HOUR + int(rand() * 540)
-            elif timed:
-                recorded = _clock(key + 5 + int(rand() * 235))
-            else:
-                recorded = key + (DAY if rand() >= 0.8 else 0) + 9 * HOUR + int(rand() * 600)
+            recorded = _recorded(key, timed, rand)
             event = (
                 event_id,
                 1,
@@ -1055,6 +1110,16 @@ class _Child:
             done.sort(key=itemgetter(0))
         # the history as the case system holds it at the end: nothing recorded after it
         return [d for d in done if d[1][4] < run.end_key]
+
+
+def _recorded(key: int, timed: bool, rand: Callable[[], float]) -> int:
+    """When an event that happened at ``key`` was recorded: most within hours, a few days or
+    weeks late."""
+    if rand() < P_LATE_RECORDING:
+        return (key // DAY + 2 + int(rand() * 24)) * DAY + 9 * HOUR + int(rand() * 540)
+    if timed:
+        return _clock(key + 5 + int(rand() * 235))
+    return key + (DAY if rand() >= 0.8 else 0) + 9 * HOUR + int(rand() * 600)
 
 
 def _amended(event_type: str, payload: dict[str, Any], rng: random.Random) -> dict[str, Any]:
@@ -1273,6 +1338,84 @@ def _retry_after(value: str | None, default: float) -> float:
         return default
 
 
+_Batch = list[Mapping[str, Any]]
+
+
+@dataclass
+class _Poster:
+    """The lanes of ``post_events``: one queue of batches per service and slot of children."""
+
+    client: httpx.AsyncClient
+    urls: Mapping[str, str]
+    report: PostReport
+    gate: asyncio.Semaphore
+    max_retries: int
+    on_progress: Callable[[int], None] | None
+
+    async def send(self, service: str, batch: list[Mapping[str, Any]]) -> None:
+        import httpx
+
+        url = self.urls[service].rstrip("/") + "/events/batch"
+        attempt = 0
+        while True:
+            try:
+                async with self.gate:
+                    response = await self.client.post(url, json={"events": batch})
+            except httpx.TransportError as exc:
+                if attempt >= self.max_retries:
+                    raise PostError(url, None, repr(exc)) from exc
+                attempt += 1
+                self.report.retries += 1
+                await asyncio.sleep(min(0.5 * 2**attempt, 10.0))
+                continue
+            if response.status_code == 503 and attempt < self.max_retries:
+                attempt += 1
+                self.report.retries += 1
+                await asyncio.sleep(_retry_after(response.headers.get("Retry-After"), 1.0))
+                continue
+            if not response.is_success:
+                raise PostError(url, response.status_code, response.text)
+            break
+        self.report.accepted[service] += len(batch)
+        self.report.batches += 1
+        if self.on_progress is not None:
+            self.on_progress(len(batch))
+
+    async def lane(
+        self, service: str, queue: asyncio.Queue[list[Mapping[str, Any]] | None]
+    ) -> None:
+        while (batch := await queue.get()) is not None:
+            await self.send(service, batch)
+
+    async def post(
+        self, events: Iterable[Mapping[str, Any]], batch_size: int, concurrency: int
+    ) -> None:
+        episode_services: dict[str, str] = {}
+        buffers: dict[tuple[str, int], list[Mapping[str, Any]]] = {}
+        queues: dict[tuple[str, int], asyncio.Queue[list[Mapping[str, Any]] | None]] = {}
+        async with asyncio.TaskGroup() as group:
+            for count, event in enumerate(events):
+                service = route_event(event, episode_services)
+                if service not in self.urls:
+                    raise KeyError(f"no URL for service {service!r}")
+                slot = (service, zlib.crc32(str(event["child_id"]).encode()) % concurrency)
+                if slot not in queues:
+                    queues[slot] = asyncio.Queue(maxsize=2)
+                    buffers[slot] = []
+                    group.create_task(self.lane(service, queues[slot]))
+                buffer = buffers[slot]
+                buffer.append(event)
+                if len(buffer) >= batch_size:
+                    await queues[slot].put(buffer)
+                    buffers[slot] = []
+                elif count % 1000 == 0:
+                    await asyncio.sleep(0)
+            for slot, buffer in buffers.items():
+                if buffer:
+                    await queues[slot].put(buffer)
+                await queues[slot].put(None)
+
+
 async def post_events(
     events: Iterable[Mapping[str, Any]],
     urls: Mapping[str, str],
@@ -1301,66 +1444,11 @@ async def post_events(
         raise ValueError("concurrency must be at least 1")
     report = PostReport(accepted={service: 0 for service in urls})
     began = time.perf_counter()
-    episode_services: dict[str, str] = {}
-    gate = asyncio.Semaphore(concurrency)
-    buffers: dict[tuple[str, int], list[Mapping[str, Any]]] = {}
-    queues: dict[tuple[str, int], asyncio.Queue[list[Mapping[str, Any]] | None]] = {}
-
     async with httpx.AsyncClient(transport=transport, timeout=request_timeout) as client:
-
-        async def send(service: str, batch: list[Mapping[str, Any]]) -> None:
-            url = urls[service].rstrip("/") + "/events/batch"
-            attempt = 0
-            while True:
-                try:
-                    async with gate:
-                        response = await client.post(url, json={"events": batch})
-                except httpx.TransportError as exc:
-                    if attempt >= max_retries:
-                        raise PostError(url, None, repr(exc)) from exc
-                    attempt += 1
-                    report.retries += 1
-                    await asyncio.sleep(min(0.5 * 2**attempt, 10.0))
-                    continue
-                if response.status_code == 503 and attempt < max_retries:
-                    attempt += 1
-                    report.retries += 1
-                    await asyncio.sleep(_retry_after(response.headers.get("Retry-After"), 1.0))
-                    continue
-                if not response.is_success:
-                    raise PostError(url, response.status_code, response.text)
-                break
-            report.accepted[service] += len(batch)
-            report.batches += 1
-            if on_progress is not None:
-                on_progress(len(batch))
-
-        async def lane(service: str, queue: asyncio.Queue[list[Mapping[str, Any]] | None]) -> None:
-            while (batch := await queue.get()) is not None:
-                await send(service, batch)
-
+        gate = asyncio.Semaphore(concurrency)
+        poster = _Poster(client, urls, report, gate, max_retries, on_progress)
         try:
-            async with asyncio.TaskGroup() as group:
-                for count, event in enumerate(events):
-                    service = route_event(event, episode_services)
-                    if service not in urls:
-                        raise KeyError(f"no URL for service {service!r}")
-                    slot = (service, zlib.crc32(str(event["child_id"]).encode()) % concurrency)
-                    if slot not in queues:
-                        queues[slot] = asyncio.Queue(maxsize=2)
-                        buffers[slot] = []
-                        group.create_task(lane(service, queues[slot]))
-                    buffer = buffers[slot]
-                    buffer.append(event)
-                    if len(buffer) >= batch_size:
-                        await queues[slot].put(buffer)
-                        buffers[slot] = []
-                    elif count % 1000 == 0:
-                        await asyncio.sleep(0)
-                for slot, buffer in buffers.items():
-                    if buffer:
-                        await queues[slot].put(buffer)
-                    await queues[slot].put(None)
+            await poster.post(events, batch_size, concurrency)
         except BaseExceptionGroup as group_error:
             first = group_error.exceptions[0]
             while isinstance(first, BaseExceptionGroup):

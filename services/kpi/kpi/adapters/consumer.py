@@ -255,6 +255,23 @@ class _Looping:
             raise ConsumerStalledError(f"no progress for {idle:.0f}s")
 
 
+async def _send_dead_letters(
+    producer: AIOKafkaProducer, topic: str, dead: Sequence[DeadLetter]
+) -> None:
+    """Each dead letter to the dead-letter topic, with where it came from and why."""
+    for letter in dead:
+        await producer.send_and_wait(
+            topic,
+            value=letter.value or b"",
+            headers=[
+                ("reason", letter.reason[:2000].encode()),
+                ("topic", letter.position.topic.encode()),
+                ("partition", str(letter.position.partition).encode()),
+                ("offset", str(letter.position.offset).encode()),
+            ],
+        )
+
+
 class KafkaEventSource(_Looping):
     failures = (KafkaError, OSError, SQLAlchemyError, ConsumerStalledError)
     LAG_CHECK_SECONDS = 2.0
@@ -298,17 +315,7 @@ class KafkaEventSource(_Looping):
                             for r in records
                         ]
                     )
-                    for letter in dead:
-                        await producer.send_and_wait(
-                            dead_letter_to,
-                            value=letter.value or b"",
-                            headers=[
-                                ("reason", letter.reason[:2000].encode()),
-                                ("topic", letter.position.topic.encode()),
-                                ("partition", str(letter.position.partition).encode()),
-                                ("offset", str(letter.position.offset).encode()),
-                            ],
-                        )
+                    await _send_dead_letters(producer, dead_letter_to, dead)
                     await consumer.commit({partition: records[-1].offset + 1})
                 if time.monotonic() >= next_lag_check:
                     next_lag_check = time.monotonic() + self.LAG_CHECK_SECONDS

@@ -53,98 +53,94 @@ class Issue:
     detail: str
 
 
-def data_quality_issues(book: CaseBook, ctx: RuleContext) -> Iterator[Issue]:
-    def _issue(check: Check, episode: Episode, detail: str) -> Issue:
-        # the team that held the episode at the as-at date (section 10.1)
-        team = episode.team_at(ctx.as_at)
-        return Issue(check, team, episode.child_id, episode.episode_id, detail)
+Finding = tuple[Check, Episode, str]
 
+
+def _icpcs_on_weekends(book: CaseBook, ctx: RuleContext) -> Iterator[Finding]:
     for icpc in book.all("initial_conference", InitialConference):
         if icpc.held_on.weekday() >= 5:
-            yield _issue(Check.ICPC_ON_WEEKEND, icpc, f"ICPC held on {icpc.held_on:%A %d %b %Y}")
+            yield Check.ICPC_ON_WEEKEND, icpc, f"ICPC held on {icpc.held_on:%A %d %b %Y}"
 
-    plans_by_child: dict[str, list[ChildProtectionPlan]] = {}
+
+def _plans_not_started_on_their_icpc_day(book: CaseBook, ctx: RuleContext) -> Iterator[Finding]:
     for plan in book.all("cp_plan", ChildProtectionPlan):
-        plans_by_child.setdefault(plan.child_id, []).append(plan)
         made_by = book.get(
             "initial_conference", plan.child_id, plan.initial_conference_id, InitialConference
         )
         if made_by and plan.started_on is not None and plan.started_on != made_by.held_on:
-            yield _issue(
-                Check.CP_PLAN_START_NOT_ICPC_DAY,
-                plan,
-                f"plan started {plan.started_on}, ICPC held {made_by.held_on}",
-            )
+            detail = f"plan started {plan.started_on}, ICPC held {made_by.held_on}"
+            yield Check.CP_PLAN_START_NOT_ICPC_DAY, plan, detail
+
+
+def _overlapping_plans(book: CaseBook, ctx: RuleContext) -> Iterator[Finding]:
+    plans_by_child: dict[str, list[ChildProtectionPlan]] = {}
+    for plan in book.all("cp_plan", ChildProtectionPlan):
+        plans_by_child.setdefault(plan.child_id, []).append(plan)
     for plans in plans_by_child.values():
         dated = sorted((p for p in plans if p.started_on), key=lambda p: p.started_on or ctx.as_at)
         for earlier, later in itertools.pairwise(dated):
             assert later.started_on is not None
             if earlier.ended_on is None or earlier.ended_on > later.started_on:
-                yield _issue(
-                    Check.OVERLAPPING_CP_PLANS, later, f"overlaps plan {earlier.episode_id}"
-                )
+                yield Check.OVERLAPPING_CP_PLANS, later, f"overlaps plan {earlier.episode_id}"
 
-    for kind in OPENING_EVENT:
+
+def _episodes_never_opened(book: CaseBook, ctx: RuleContext) -> Iterator[Finding]:
+    for kind, opening in OPENING_EVENT.items():
         for episode in book.all(kind, Episode):
             if not episode.opened:
-                yield _issue(
-                    Check.EPISODE_NEVER_OPENED,
-                    episode,
-                    f"{kind} has events but no {OPENING_EVENT[kind]}",
-                )
+                yield Check.EPISODE_NEVER_OPENED, episode, f"{kind} has events but no {opening}"
+
+
+def _ends_before_starts(book: CaseBook, ctx: RuleContext) -> Iterator[Finding]:
     for kind in FOLDS:
         for episode in book.all(kind, Episode):
             start, end = episode.opened_on, episode.closed_on
             if start is not None and end is not None and end < start:
-                yield _issue(Check.END_BEFORE_START, episode, f"ends {end}, starts {start}")
+                yield Check.END_BEFORE_START, episode, f"ends {end}, starts {start}"
 
+
+def _assessments_without_referrals(book: CaseBook, ctx: RuleContext) -> Iterator[Finding]:
     for assessment in book.all("assessment", Assessment):
         referral = book.get("referral", assessment.child_id, assessment.referral_id, Referral)
         if referral is None or not referral.opened:
-            yield _issue(
-                Check.ASSESSMENT_WITHOUT_REFERRAL,
-                assessment,
-                f"referral {assessment.referral_id} not received"
-                if assessment.referral_id
-                else "no referral named",
-            )
+            named = assessment.referral_id
+            detail = f"referral {named} not received" if named else "no referral named"
+            yield Check.ASSESSMENT_WITHOUT_REFERRAL, assessment, detail
 
+
+def _icpcs_without_their_start(book: CaseBook, ctx: RuleContext) -> Iterator[Finding]:
     for icpc in book.all("initial_conference", InitialConference):
         s47 = book.get("section_47", icpc.child_id, icpc.section_47_id, Section47)
         if s47 is None or s47.started_on is None:
-            yield _issue(
-                Check.ICPC_WITHOUT_SECTION_47, icpc, f"section 47 {icpc.section_47_id} not started"
-            )
+            detail = f"section 47 {icpc.section_47_id} not started"
+            yield Check.ICPC_WITHOUT_SECTION_47, icpc, detail
         strategy_id = icpc.strategy_discussion_id or (s47.strategy_discussion_id if s47 else None)
         if book.get("strategy_discussion", icpc.child_id, strategy_id, StrategyDiscussion) is None:
-            yield _issue(
-                Check.ICPC_WITHOUT_STRATEGY_DISCUSSION,
-                icpc,
-                f"strategy discussion {strategy_id} not held"
-                if strategy_id
-                else "no strategy discussion named",
-            )
+            named = f"strategy discussion {strategy_id} not held"
+            detail = named if strategy_id else "no strategy discussion named"
+            yield Check.ICPC_WITHOUT_STRATEGY_DISCUSSION, icpc, detail
 
+
+def _strategy_discussions_without_referrals(book: CaseBook, ctx: RuleContext) -> Iterator[Finding]:
     for sd in book.all("strategy_discussion", StrategyDiscussion):
         referral = book.get("referral", sd.child_id, sd.referral_id, Referral)
         if referral is None or referral.received_at is None:
-            yield _issue(
-                Check.STRATEGY_DISCUSSION_WITHOUT_REFERRAL,
-                sd,
-                f"referral {sd.referral_id} not received",
-            )
+            detail = f"referral {sd.referral_id} not received"
+            yield Check.STRATEGY_DISCUSSION_WITHOUT_REFERRAL, sd, detail
 
-    for child_id, poc in open_per_child(
-        book.all("period_of_care", PeriodOfCare), ctx.as_at
-    ).items():
+
+def _looked_after_without_birth_month(book: CaseBook, ctx: RuleContext) -> Iterator[Finding]:
+    looked_after = open_per_child(book.all("period_of_care", PeriodOfCare), ctx.as_at)
+    for child_id, poc in looked_after.items():
         if book.birth_month(child_id, ctx.as_at) is None:
-            yield _issue(
-                Check.BIRTH_MONTH_NOT_RECORDED,
-                poc,
+            detail = (
                 "looked after with no month of birth: CLA-HEALTH holds them to 6 months,"
-                " PLACEMENT-LONGTERM leaves them out",
+                " PLACEMENT-LONGTERM leaves them out"
             )
+            yield Check.BIRTH_MONTH_NOT_RECORDED, poc, detail
 
+
+def _section_47s_open_without_icpc(book: CaseBook, ctx: RuleContext) -> Iterator[Finding]:
     held_for = {
         (c.child_id, c.section_47_id) for c in book.all("initial_conference", InitialConference)
     }
@@ -154,18 +150,39 @@ def data_quality_issues(book: CaseBook, ctx: RuleContext) -> Iterator[Issue]:
         if s47.outcome == "icpc_not_required":
             continue
         if ctx.calendar.working_days_between(s47.started_on, ctx.as_at) > 15:
-            yield _issue(
-                Check.SECTION_47_OPEN_WITHOUT_ICPC,
-                s47,
-                f"started {s47.started_on}, no ICPC and no 'not required' outcome",
-            )
+            detail = f"started {s47.started_on}, no ICPC and no 'not required' outcome"
+            yield Check.SECTION_47_OPEN_WITHOUT_ICPC, s47, detail
 
+
+def _hour_clocks_from_dates(book: CaseBook, ctx: RuleContext) -> Iterator[Finding]:
     for kind in ("contact", "referral", "strategy_discussion"):
         for episode in book.all(kind, Episode):
             if getattr(episode, "date_only", False):
-                yield _issue(
-                    Check.DATE_ONLY_HOUR_CLOCK, episode, "an hour clock timed from a date only"
-                )
+                yield Check.DATE_ONLY_HOUR_CLOCK, episode, "an hour clock timed from a date only"
+
+
+CHECKS = (
+    _icpcs_on_weekends,
+    _plans_not_started_on_their_icpc_day,
+    _overlapping_plans,
+    _episodes_never_opened,
+    _ends_before_starts,
+    _assessments_without_referrals,
+    _icpcs_without_their_start,
+    _strategy_discussions_without_referrals,
+    _looked_after_without_birth_month,
+    _section_47s_open_without_icpc,
+    _hour_clocks_from_dates,
+)
+
+
+def data_quality_issues(book: CaseBook, ctx: RuleContext) -> Iterator[Issue]:
+    """Every check's findings, each for the team that held the episode at the as-at date
+    (section 10.1)."""
+    for check in CHECKS:
+        for kind, episode, detail in check(book, ctx):
+            team = episode.team_at(ctx.as_at)
+            yield Issue(kind, team, episode.child_id, episode.episode_id, detail)
 
 
 def unlisted_teams(book: CaseBook, listed: frozenset[str]) -> Iterator[Issue]:

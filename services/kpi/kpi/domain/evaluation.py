@@ -161,6 +161,52 @@ def _guarded(
     return found
 
 
+@dataclass
+class _Tally:
+    """What an evaluation gathers, KPI by KPI."""
+
+    figures: list[KpiFigure] = field(default_factory=list)
+    service_figures: list[ServiceFigure] = field(default_factory=list)
+    breaches: list[Breach] = field(default_factory=list)
+    failures: list[Issue] = field(default_factory=list)
+
+
+def _windows(kpi: Kpi, outcomes: list[Outcome], as_at: date) -> list[tuple[str, list[Outcome]]]:
+    """Each period's members: the as-at date itself for point-in-time KPIs."""
+    if kpi.point_in_time:
+        return [(AS_AT, [o for o in outcomes if o.counted_on == as_at])]
+    return [(p.kind.value, kpi.in_period(outcomes, p)) for p in periods_ending(as_at)]
+
+
+def _count_kpi(
+    kpi: Kpi, book: CaseBook, ctx: RuleContext, config: CouncilConfig, tally: _Tally
+) -> None:
+    """One KPI's figures per period, team and service, and its breaches."""
+    population = ctx.settings.population_0_to_17
+    ruled = _guarded(kpi.id, kpi.rule, book, ctx, tally.failures)
+    outcomes = [o for o in ruled if o.counted_on <= ctx.as_at]
+    council_only = kpi.measure is Measure.RATE_PER_10000
+    teams = {COUNCIL} if council_only else {o.team for o in outcomes} | {COUNCIL}
+    for label, members in _windows(kpi, outcomes, ctx.as_at):
+        grouped = by_team(members)
+        tally.figures.extend(
+            KpiFigure(kpi.id, label, team, figure(kpi, grouped.get(team, []), population))
+            for team in sorted(teams)
+        )
+        if not council_only:
+            by_service: dict[str, list[Outcome]] = defaultdict(list)
+            for o in members:
+                service = config.service_of(o.team)
+                if service is not None:
+                    by_service[service].append(o)
+            tally.service_figures.extend(
+                ServiceFigure(kpi.id, label, service, figure(kpi, by_service[service], population))
+                for service in config.services
+            )
+        if kpi.timeliness:
+            tally.breaches.extend(_breaches(kpi, label, members, book, ctx.as_at))
+
+
 def evaluate(
     book: CaseBook,
     ctx: RuleContext,
@@ -169,61 +215,28 @@ def evaluate(
 ) -> Evaluation:
     """Every figure as at ``ctx.as_at``. ``should_stop`` is asked between KPIs; when it says
     so, the evaluation ends with EvaluationStoppedError."""
-    periods = periods_ending(ctx.as_at)
-    figures: list[KpiFigure] = []
-    service_figures: list[ServiceFigure] = []
-    breaches: list[Breach] = []
-    failures: list[Issue] = []
-    population = ctx.settings.population_0_to_17
+    tally = _Tally()
     for kpi in CATALOGUE:
         if should_stop():
             raise EvaluationStoppedError(kpi.id)
-        ruled = _guarded(kpi.id, kpi.rule, book, ctx, failures)
-        outcomes = [o for o in ruled if o.counted_on <= ctx.as_at]
-        council_only = kpi.measure is Measure.RATE_PER_10000
-        teams = {COUNCIL} if council_only else {o.team for o in outcomes} | {COUNCIL}
-        windows = (
-            [(AS_AT, [o for o in outcomes if o.counted_on == ctx.as_at])]
-            if kpi.point_in_time
-            else [(p.kind.value, kpi.in_period(outcomes, p)) for p in periods]
-        )
-        for label, members in windows:
-            grouped = by_team(members)
-            figures.extend(
-                KpiFigure(kpi.id, label, team, figure(kpi, grouped.get(team, []), population))
-                for team in sorted(teams)
-            )
-            if not council_only:
-                by_service: dict[str, list[Outcome]] = defaultdict(list)
-                for o in members:
-                    service = config.service_of(o.team)
-                    if service is not None:
-                        by_service[service].append(o)
-                service_figures.extend(
-                    ServiceFigure(
-                        kpi.id, label, service, figure(kpi, by_service[service], population)
-                    )
-                    for service in config.services
-                )
-            if kpi.timeliness:
-                breaches.extend(_breaches(kpi, label, members, book, ctx.as_at))
+        _count_kpi(kpi, book, ctx, config, tally)
     clocks = [
         clock_status(clock, ctx)
         for kpi in CATALOGUE
         if kpi.open_clocks is not None
-        for clock in _guarded(f"{kpi.id} open clocks", kpi.open_clocks, book, ctx, failures)
+        for clock in _guarded(f"{kpi.id} open clocks", kpi.open_clocks, book, ctx, tally.failures)
     ]
     if should_stop():
         raise EvaluationStoppedError("data quality")
-    issues = _guarded("data quality", data_quality_issues, book, ctx, failures)
+    issues = _guarded("data quality", data_quality_issues, book, ctx, tally.failures)
     issues.extend(unlisted_teams(book, config.teams))
     return Evaluation(
         ctx.as_at,
-        tuple(figures),
-        tuple(service_figures),
-        tuple(breaches),
+        tuple(tally.figures),
+        tuple(tally.service_figures),
+        tuple(tally.breaches),
         tuple(clocks),
-        tuple(issues + failures),
+        tuple(issues + tally.failures),
     )
 
 
