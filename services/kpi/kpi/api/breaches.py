@@ -6,31 +6,18 @@ from collections import Counter
 from datetime import date
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from kpi.api.deps import QUERY_ERRORS, AsAt, KpiId, Service, Team
+from kpi.domain.evaluation import Breach
 
 router = APIRouter()
-
-
-class BreachOut(BaseModel):
-    """Read straight from the domain's ``Breach``."""
-
-    model_config = ConfigDict(from_attributes=True)
-    kpi: str
-    period: str
-    team: str
-    child_id: str
-    episode_id: str
-    counted_on: date
-    due: date | None
-    reason: str
 
 
 class BreachesOut(BaseModel):
     as_at: date
     by_reason: dict[str, int]
-    breaches: list[BreachOut]
+    breaches: list[Breach]  # the domain's own records, as they are
 
 
 @router.get(
@@ -60,5 +47,5 @@ async def breaches(
     return BreachesOut(
         as_at=evaluation.as_at,
         by_reason=dict(sorted(Counter(b.reason for b in chosen).items())),
-        breaches=[BreachOut.model_validate(b) for b in chosen],
+        breaches=chosen,
     )

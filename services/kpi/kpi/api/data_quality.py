@@ -6,28 +6,18 @@ from collections import Counter
 from datetime import date
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from kpi.api.deps import QUERY_ERRORS, AsAt, Service
+from kpi.domain.data_quality import Issue
 
 router = APIRouter()
-
-
-class IssueOut(BaseModel):
-    """Read straight from the domain's ``Issue``."""
-
-    model_config = ConfigDict(from_attributes=True)
-    check: str
-    team: str
-    child_id: str
-    episode_id: str
-    detail: str
 
 
 class DataQualityOut(BaseModel):
     as_at: date
     counts: dict[str, int]
-    issues: list[IssueOut]
+    issues: list[Issue]  # the domain's own records, as they are
 
 
 @router.get(
@@ -44,5 +34,5 @@ async def data_quality(
     return DataQualityOut(
         as_at=evaluation.as_at,
         counts=dict(sorted(Counter(i.check.value for i in chosen).items())),
-        issues=[IssueOut.model_validate(i) for i in chosen],
+        issues=chosen,
     )
