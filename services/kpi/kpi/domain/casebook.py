@@ -45,9 +45,7 @@ class CaseBook:
 
     def for_child(self, child_id: str) -> CaseBook:
         """The case book of one child (the child's recording counts are not kept apart)."""
-        return CaseBook(
-            e for (_, child), found in self._by_child.items() if child == child_id for e in found
-        )
+        return CaseBook(self._children.get(child_id, ()))
 
     def team_at(self, as_at: date) -> str:
         """The team of the episode with the latest event on or before the as-at date."""
