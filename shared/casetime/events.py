@@ -152,8 +152,7 @@ def london_to_utc(value: datetime) -> datetime:
     clocks go back happens twice) or skip (the hour they go forward never happens)."""
     if value.tzinfo is not None:
         return value
-    if not EARLIEST_EVENT_DATE <= value.date() <= LATEST_EVENT_DATE:
-        raise ValueError(f"must be from {EARLIEST_EVENT_DATE} to {LATEST_EVENT_DATE}")
+    _within_bounds(value.date())  # before converting, so that no conversion can overflow
     first = value.replace(tzinfo=LONDON, fold=0)
     if first.astimezone(UTC).astimezone(LONDON).replace(tzinfo=None) != value:
         raise ValueError(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
@@ -24,14 +23,6 @@ from tests.support.events import event
 pytestmark = pytest.mark.infra
 
 AS_AT = date(2025, 2, 14)
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[CaseStore]:
-    await asyncio.to_thread(upgrade_to_head, database_url)
-    case_store = CaseStore(database_url)
-    yield case_store
-    await case_store.dispose()
 
 
 async def apply_all(store: CaseStore, events: list[EventEnvelope]) -> list[Recorded]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +16,11 @@ from sqlalchemy import text
 from kpi.adapters import store as store_module
 from kpi.adapters.consumer import ConsumerStats, EmbeddedEventSource, RawRecord, RecordApplier
 from kpi.adapters.store import CaseStore
-from kpi.migrations import upgrade_to_head
 from kpi.service import KafkaPosition
 from kpi.settings import KpiSettings
 from tests.support.events import event_dict
 
 pytestmark = pytest.mark.infra
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[CaseStore]:
-    await asyncio.to_thread(upgrade_to_head, database_url)
-    case_store = CaseStore(database_url)
-    yield case_store
-    await case_store.dispose()
 
 
 def _record(offset: int, event_id: str) -> RawRecord:
