@@ -39,6 +39,7 @@ def _runtime(settings: KpiSettings) -> Runtime:
         settings.kpi_as_at,
         backlog=lambda: consumer.stats.total_lag,
     )
+    consumer.stats.on_applied = refresher.wake.set
     return Runtime(settings, config, store, consumer, refresher)
 
 

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from casetime.events import EventEnvelope, EventVoided
 from kpi.domain.episodes import AnyEpisode, EpisodeKind, episode_kind, fold
+from kpi.domain.facts import unit_of_application, unit_of_child
 
 
 class Recorded(StrEnum):
@@ -148,3 +149,15 @@ async def apply_event(
     status, touched = await record_event(repo, event, position)
     await refold(repo, touched)
     return status
+
+
+def units_touched(keys: set[EpisodeKey]) -> set[str]:
+    """The units whose facts the changed episodes feed: each child, and each care
+    proceedings application (its children may sit on other partitions)."""
+    units = {unit_of_child(child_id) for _, _, child_id in keys}
+    units |= {
+        unit_of_application(episode_id)
+        for kind, episode_id, _ in keys
+        if kind == "care_proceedings"
+    }
+    return units

@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -28,7 +28,14 @@ from casetime.events import EventEnvelope, parse_event
 from casetime.publishing import ensure_topics
 from casetime.topics import dead_letter_topic, event_topics
 from kpi.adapters.store import CaseStore, SqlCaseRepository
-from kpi.service import EpisodeKey, KafkaPosition, Recorded, record_events, refold
+from kpi.service import (
+    EpisodeKey,
+    KafkaPosition,
+    Recorded,
+    record_events,
+    refold,
+    units_touched,
+)
 from kpi.settings import KpiSettings
 
 log = logging.getLogger(__name__)
@@ -49,6 +56,8 @@ class ConsumerStats:
     stalled: bool = False
     restarts_after_stall: int = 0
     unexpected_failures: int = 0
+    # called after each committed batch: the facts keeper derives what it touched at once
+    on_applied: Callable[[], None] = field(default=lambda: None, repr=False)
 
     @property
     def total_lag(self) -> int:
@@ -134,6 +143,7 @@ class RecordApplier:
             if valid:
                 last_recorded = valid[-1][0].recorded_at.timestamp()
             await self._refold(repo, touched)
+            await repo.facts.mark_dirty(units_touched(touched))
         # counted only once the transaction committed
         for status in statuses:
             self.stats.applied[status.value] += 1
@@ -142,6 +152,7 @@ class RecordApplier:
         if last_recorded is not None:
             self.stats.last_event_recorded_at = last_recorded
         self.stats.progressed()
+        self.stats.on_applied()
         return dead
 
     async def _refold(self, repo: SqlCaseRepository, keys: set[EpisodeKey]) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from casetime.events import EventEnvelope, parse_event
+from kpi.adapters.fact_store import SqlFactRepository
 from kpi.adapters.tables import CaseEventRecord, DeadLetterRecord, EpisodeRecord, VoidRecord
 from kpi.domain.casebook import CaseBook, RecordingCount
 from kpi.domain.episodes import EPISODE_MODELS, AnyEpisode
@@ -75,6 +76,7 @@ class SqlCaseRepository:
         dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
         self._insert: Any = sqlite.insert if dialect == "sqlite" else postgresql.insert
         self._voided_ids: set[str] | None = None
+        self.facts = SqlFactRepository(session)
 
     async def _pending_voids(self) -> set[str]:
         """Ids named by a void, read once per transaction: voids are rare, events many."""

@@ -15,6 +15,7 @@ class CaseEventRecord(SQLModel, table=True):
     __table_args__ = (
         Index("ix_case_event_episode", "episode_kind", "episode_id", "child_id"),
         Index("ix_case_event_recorded_on", "recorded_on"),
+        Index("ix_case_event_child", "child_id"),
     )
 
     event_id: str = Field(primary_key=True, max_length=128)
@@ -76,3 +77,66 @@ class DeadLetterRecord(SQLModel, table=True):
     reason: str = Field(sa_type=Text)
     raw: str = Field(sa_type=Text)
     received_at: datetime
+
+
+class FactGenerationRecord(SQLModel, table=True):
+    """The as-at dates whose facts are kept: the live date and the dates its figures are
+    compared with. ``built`` once every unit's facts are in; until then ``cursor`` is the last
+    unit done. ``rules`` fingerprints the council's rule settings the facts were derived with."""
+
+    __tablename__ = "fact_generation"
+
+    as_at: date = Field(primary_key=True)
+    rules: str = Field(sa_type=Text)
+    built: bool = False
+    cursor: str = Field(default="", sa_type=Text)
+    created_at: datetime
+
+
+class FactUnitRecord(SQLModel, table=True):
+    """One unit's (a child's, or a care proceedings application's) contributions to the totals
+    as at a date: what to take away when its facts are derived again."""
+
+    __tablename__ = "fact_unit"
+
+    as_at: date = Field(primary_key=True)
+    unit: str = Field(primary_key=True, sa_type=Text)
+    cells: str = Field(sa_type=Text)
+
+
+class FactTotalRecord(SQLModel, table=True):
+    """The sum of every unit's contribution to one cell (see ``kpi.domain.facts``)."""
+
+    __tablename__ = "fact_total"
+
+    as_at: date = Field(primary_key=True)
+    key: str = Field(primary_key=True, sa_type=Text)
+    numerator: int = Field(sa_type=BigInteger)
+    denominator: int = Field(sa_type=BigInteger)
+
+
+class FactItemRecord(SQLModel, table=True):
+    """A child-level row behind the counts: an open clock, a breach or a data-quality issue."""
+
+    __tablename__ = "fact_item"
+    __table_args__ = (
+        Index("ix_fact_item_unit", "as_at", "unit"),
+        Index("ix_fact_item_kind_team", "as_at", "kind", "team"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    as_at: date
+    unit: str = Field(sa_type=Text)
+    kind: str = Field(max_length=16)
+    team: str = Field(max_length=100)
+    body: str = Field(sa_type=Text)
+
+
+class DirtyUnitRecord(SQLModel, table=True):
+    """A unit whose episodes changed since its facts were derived: ``live`` for the live date
+    (and any newer one being built), ``past`` for the earlier dates kept."""
+
+    __tablename__ = "dirty_unit"
+
+    unit: str = Field(primary_key=True, sa_type=Text)
+    queue: str = Field(primary_key=True, max_length=8)

@@ -35,7 +35,7 @@ async def breaches(
     period: str | None = None,
     reason: str | None = None,
 ) -> BreachesOut:
-    evaluation = await service.evaluation_at(as_at, request)
+    evaluation = await service.evaluation_at(as_at, request, lists=True)
     chosen = [
         b
         for b in evaluation.breaches

@@ -29,7 +29,7 @@ class DataQualityOut(BaseModel):
 async def data_quality(
     service: Service, request: Request, as_at: AsAt = None, check: str | None = None
 ) -> DataQualityOut:
-    evaluation = await service.evaluation_at(as_at, request)
+    evaluation = await service.evaluation_at(as_at, request, lists=True)
     chosen = [i for i in evaluation.issues if check is None or i.check == check]
     return DataQualityOut(
         as_at=evaluation.as_at,

@@ -29,16 +29,23 @@ class Runtime:
     consumer: EventSource
     refresher: SnapshotRefresher
 
-    async def evaluation_at(self, as_at: date | None, request: Request) -> Evaluation:
-        """The live snapshot, or an evaluation as at a past date within the query's budget
-        (503 with Retry-After when it cannot be had in time)."""
-        if self.refresher.snapshot is None:
-            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no snapshot yet")
-        if as_at is None:
-            return self.refresher.snapshot
+    async def evaluation_at(
+        self, as_at: date | None, request: Request, lists: bool = False
+    ) -> Evaluation:
+        """The live figures, or those as at a past date within the query's budget (503 with
+        Retry-After when they cannot be had in time); with ``lists``, the child-level rows
+        behind them too."""
+        snapshot = self.refresher.snapshot
+        if snapshot is None:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no figures yet")
+        if as_at is None and not lists:
+            return snapshot
         try:
             return await self.refresher.evaluate_past(
-                as_at, self.settings.query_budget_seconds, request.is_disconnected
+                as_at or snapshot.as_at,
+                self.settings.query_budget_seconds,
+                request.is_disconnected,
+                lists=lists,
             )
         except QueryRefusedError as exc:
             raise HTTPException(

@@ -66,7 +66,7 @@ async def open_clocks(
     team: Team = None,
     state: str | None = None,
 ) -> OpenClocksOut:
-    evaluation = await service.evaluation_at(as_at, request)
+    evaluation = await service.evaluation_at(as_at, request, lists=True)
     chosen = [
         c
         for c in evaluation.open_clocks

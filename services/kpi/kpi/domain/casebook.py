@@ -23,6 +23,7 @@ class RecordingCount:
     occurred_on: date
     recorded_on: date
     count: int
+    child_id: str = ""  # whose events, so that a child's facts carry its own counts
 
 
 class CaseBook:
@@ -44,8 +45,22 @@ class CaseBook:
         return list(self._by_id.values())
 
     def for_child(self, child_id: str) -> CaseBook:
-        """The case book of one child (the child's recording counts are not kept apart)."""
-        return CaseBook(self._children.get(child_id, ()))
+        """The case book of one child, with the recording counts of its events."""
+        return CaseBook(
+            self._children.get(child_id, ()),
+            (r for r in self.recordings if r.child_id == child_id),
+        )
+
+    def applications(self) -> dict[str, CaseBook]:
+        """Each care proceedings application (several children may share one): its
+        proceedings and the exceptions recorded against it."""
+        found: dict[str, list[AnyEpisode]] = defaultdict(list)
+        for episode in self._by_kind.get("care_proceedings", ()):
+            found[episode.episode_id].append(episode)
+        for episode in self._by_kind.get("exception", ()):
+            if episode.episode_id in found:
+                found[episode.episode_id].append(episode)
+        return {application_id: CaseBook(episodes) for application_id, episodes in found.items()}
 
     def team_at(self, as_at: date) -> str:
         """The team of the episode with the latest event on or before the as-at date."""

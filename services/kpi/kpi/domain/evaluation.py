@@ -75,6 +75,15 @@ class Evaluation:
     breaches: tuple[Breach, ...]
     open_clocks: tuple[OpenClockStatus, ...]
     issues: tuple[Issue, ...]
+    # (clocks, breaches, issues) already counted, when built from stored totals
+    counted: (
+        tuple[
+            dict[tuple[str, str, ClockState], int],
+            dict[tuple[str, str, str, str], int],
+            dict[str, int],
+        ]
+        | None
+    ) = field(default=None, repr=False)
     # Counted once here, so that a scrape costs the same however many cases lie behind them.
     clock_counts: dict[tuple[str, str, ClockState], int] = field(init=False)
     breach_counts: dict[tuple[str, str, str, str], int] = field(init=False)
@@ -84,12 +93,18 @@ class Evaluation:
     _by_service: dict[tuple[str, str, str], Figure] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        clocks = Counter((c.clock.kpi, c.clock.team, c.state) for c in self.open_clocks)
-        breaches = Counter((b.kpi, b.period, b.team, b.reason) for b in self.breaches)
-        issues = Counter(i.check.value for i in self.issues)
-        object.__setattr__(self, "clock_counts", dict(sorted(clocks.items())))
-        object.__setattr__(self, "breach_counts", dict(sorted(breaches.items())))
-        object.__setattr__(self, "issue_counts", dict(sorted(issues.items())))
+        if self.counted is not None:
+            clock_counts, breach_counts, issue_counts = self.counted
+        else:
+            clocks = Counter((c.clock.kpi, c.clock.team, c.state) for c in self.open_clocks)
+            breaches = Counter((b.kpi, b.period, b.team, b.reason) for b in self.breaches)
+            issues = Counter(i.check.value for i in self.issues)
+            clock_counts = dict(sorted(clocks.items()))
+            breach_counts = dict(sorted(breaches.items()))
+            issue_counts = dict(sorted(issues.items()))
+        object.__setattr__(self, "clock_counts", clock_counts)
+        object.__setattr__(self, "breach_counts", breach_counts)
+        object.__setattr__(self, "issue_counts", issue_counts)
         by_team = {(f.kpi, f.period, f.team): f.figure for f in self.figures}
         by_service = {(s.kpi, s.period, s.service): s.figure for s in self.service_figures}
         object.__setattr__(self, "_by_team", by_team)
@@ -130,7 +145,7 @@ class EvaluationStoppedError(Exception):
 T = TypeVar("T")
 
 
-def _guarded(
+def guarded(
     what: str,
     rule: Callable[[CaseBook, RuleContext], Iterable[T]],
     book: CaseBook,
@@ -171,7 +186,7 @@ class _Tally:
     failures: list[Issue] = field(default_factory=list)
 
 
-def _windows(kpi: Kpi, outcomes: list[Outcome], as_at: date) -> list[tuple[str, list[Outcome]]]:
+def windows(kpi: Kpi, outcomes: list[Outcome], as_at: date) -> list[tuple[str, list[Outcome]]]:
     """Each period's members: the as-at date itself for point-in-time KPIs."""
     if kpi.point_in_time:
         return [(AS_AT, [o for o in outcomes if o.counted_on == as_at])]
@@ -183,11 +198,11 @@ def _count_kpi(
 ) -> None:
     """One KPI's figures per period, team and service, and its breaches."""
     population = ctx.settings.population_0_to_17
-    ruled = _guarded(kpi.id, kpi.rule, book, ctx, tally.failures)
+    ruled = guarded(kpi.id, kpi.rule, book, ctx, tally.failures)
     outcomes = [o for o in ruled if o.counted_on <= ctx.as_at]
     council_only = kpi.measure is Measure.RATE_PER_10000
     teams = {COUNCIL} if council_only else {o.team for o in outcomes} | {COUNCIL}
-    for label, members in _windows(kpi, outcomes, ctx.as_at):
+    for label, members in windows(kpi, outcomes, ctx.as_at):
         grouped = by_team(members)
         tally.figures.extend(
             KpiFigure(kpi.id, label, team, figure(kpi, grouped.get(team, []), population))
@@ -204,7 +219,7 @@ def _count_kpi(
                 for service in config.services
             )
         if kpi.timeliness:
-            tally.breaches.extend(_breaches(kpi, label, members, book, ctx.as_at))
+            tally.breaches.extend(breaches_of(kpi, label, members, book, ctx.as_at))
 
 
 def evaluate(
@@ -224,11 +239,11 @@ def evaluate(
         clock_status(clock, ctx)
         for kpi in CATALOGUE
         if kpi.open_clocks is not None
-        for clock in _guarded(f"{kpi.id} open clocks", kpi.open_clocks, book, ctx, tally.failures)
+        for clock in guarded(f"{kpi.id} open clocks", kpi.open_clocks, book, ctx, tally.failures)
     ]
     if should_stop():
         raise EvaluationStoppedError("data quality")
-    issues = _guarded("data quality", data_quality_issues, book, ctx, tally.failures)
+    issues = guarded("data quality", data_quality_issues, book, ctx, tally.failures)
     issues.extend(unlisted_teams(book, config.teams))
     return Evaluation(
         ctx.as_at,
@@ -240,7 +255,7 @@ def evaluate(
     )
 
 
-def _breaches(
+def breaches_of(
     kpi: Kpi, period: str, members: list[Outcome], book: CaseBook, as_at: date
 ) -> list[Breach]:
     """Each member that missed its clock, with the reason recorded for the same episode by the

@@ -5,6 +5,7 @@ The reporting year is the financial year, 1 April to 31 March.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -57,6 +58,7 @@ def period_ending(kind: PeriodKind, as_at: date) -> Period:
     return Period(kind, start, as_at)
 
 
+@functools.lru_cache(maxsize=512)
 def periods_ending(as_at: date) -> tuple[Period, ...]:
     return tuple(period_ending(kind, as_at) for kind in PeriodKind)
 

@@ -59,8 +59,11 @@ def episodes_from_events(live: Iterable[EventEnvelope]) -> list[AnyEpisode]:
 
 
 def recording_counts(live: Iterable[EventEnvelope]) -> list[RecordingCount]:
-    counts = Counter((e.team, e.occurred_on, e.recorded_on) for e in live)
-    return [RecordingCount(*key, count) for key, count in sorted(counts.items())]
+    counts = Counter((e.child_id, e.team, e.occurred_on, e.recorded_on) for e in live)
+    return [
+        RecordingCount(team, occurred, recorded, count, child_id)
+        for (child_id, team, occurred, recorded), count in sorted(counts.items())
+    ]
 
 
 def casebook_from_events(events: Iterable[EventEnvelope]) -> CaseBook:

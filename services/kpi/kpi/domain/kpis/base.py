@@ -84,6 +84,9 @@ class Kpi:
     per_child: Callable[[list[Outcome]], list[Outcome]] | None = None
     # The KPI whose recorded exception reasons this one's breaches share (section 10.7).
     reasons_of: str | None = None
+    # Counted per care proceedings application, across the children it names: its facts are
+    # derived per application, not per child.
+    per_application: bool = False
 
     def in_period(self, outcomes: Iterable[Outcome], period: Period) -> list[Outcome]:
         if self.belongs_to is None:

@@ -139,6 +139,7 @@ PROC_26W_APPLICATION = Kpi(
     timeliness=True,
     open_clocks=open_application_clocks,
     reasons_of="PROC-26W",
+    per_application=True,
 )
 PROC_WEEKS = Kpi(
     "PROC-WEEKS",
