@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from casetime.events import EventEnvelope, parse_event
+from kpi.adapters.snapshots import SnapshotRefresher, kept_dates
 from kpi.adapters.store import CaseStore
 from kpi.domain.calendar import england_calendar
 from kpi.domain.casebook import CaseBook, RuleContext
@@ -25,7 +26,7 @@ from kpi.domain.council import CouncilConfig
 from kpi.domain.evaluation import Evaluation, evaluate
 from kpi.domain.recompute import casebook_from_events
 from kpi.migrations import upgrade_to_head
-from kpi.service import record_events, refold
+from kpi.service import record_events, refold, units_touched
 from tests.support.events import event_dict
 
 pytestmark = pytest.mark.infra
@@ -145,21 +146,36 @@ def comparable(evaluation: Evaluation) -> tuple[Any, ...]:
     )
 
 
-async def live_casebook(database_url: str, events: list[EventEnvelope]) -> CaseBook:
+async def live_state(
+    database_url: str, events: list[EventEnvelope]
+) -> tuple[CaseBook, dict[date, Evaluation]]:
+    """The live case book, and the live facts' evaluation at every kept date: events applied
+    in batches as the consumer applies them, with the facts keeper working between batches
+    (so that units are derived again on top of their earlier facts)."""
     store = CaseStore(database_url)
+    keeper = SnapshotRefresher(store, CONFIG, england_calendar(), 60, fixed_as_at=AS_AT)
     try:
         async with store.engine.begin() as conn:
-            await conn.execute(text("TRUNCATE case_event, event_void, episode, dead_letter"))
+            await conn.execute(
+                text(
+                    "TRUNCATE case_event, event_void, episode, dead_letter, fact_generation,"
+                    " fact_unit, fact_total, fact_item, dirty_unit"
+                )
+            )
         # batches of 7, recorded and folded as the consumer does
         for start in range(0, len(events), 7):
             async with store.transaction() as repo:
                 chunk = [(event, None) for event in events[start : start + 7]]
                 _, touched = await record_events(repo, chunk)
                 await refold(repo, touched)
+                await repo.facts.mark_dirty(units_touched(touched))
+            await keeper.step()
+        await keeper.refresh()
         book = await store.load_casebook()
+        kept = {as_at: await keeper.kept(as_at, lists=True) for as_at in kept_dates(AS_AT)}
     finally:
         await store.dispose()
-    return book
+    return book, {as_at: evaluation for as_at, evaluation in kept.items() if evaluation}
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +195,13 @@ def test_live_store_equals_recomputation_from_scratch(
     migrated_database: str, delivered: list[dict[str, Any]]
 ) -> None:
     events = parsed(delivered)
-    live_book = asyncio.run(live_casebook(migrated_database, events))
+    live_book, live_facts = asyncio.run(live_state(migrated_database, events))
     reference_book = casebook_from_events(events)
+    # the live facts at every kept date: the live date and those it is compared with
+    assert set(live_facts) == kept_dates(AS_AT)
+    for as_at, from_facts in live_facts.items():
+        ctx = RuleContext(as_at, england_calendar(), CONFIG.rule_settings())
+        assert comparable(from_facts) == comparable(evaluate(reference_book, ctx, CONFIG))
     cohorts = 0
     # every team's cells, at several as-at dates: the team attribution depends on the date
     for as_at in AS_AT_DATES:

@@ -45,10 +45,10 @@ async def test_a_record_the_store_cannot_take_is_set_aside_and_the_others_are_ap
 ) -> None:
     original = store_module._event_row
 
-    def refuses_poison(event: Any, position: Any) -> dict[str, Any]:
+    def refuses_poison(event: Any, position: Any, body: str | None = None) -> dict[str, Any]:
         if event.event_id == "poison":
             raise OverflowError("date value out of range")
-        return original(event, position)
+        return original(event, position, body)
 
     monkeypatch.setattr(store_module, "_event_row", refuses_poison)
     stats = ConsumerStats()

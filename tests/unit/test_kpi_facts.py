@@ -89,12 +89,13 @@ def test_the_sum_of_every_units_facts_is_the_whole_book_evaluation() -> None:
 def shared_application() -> list[EventEnvelope]:
     """Two siblings on one care proceedings application, concluded on different days by
     different teams, with a reason recorded against the application for the later child."""
+    order, reason = {"final_order": "care_order"}, {"kpi": "PROC-26W", "reason": "court_listing"}
     return [
         ev("care_proceedings_issued", "S1", "APP-1", "2024-05-01", team="Court A"),
         ev("care_proceedings_issued", "S2", "APP-1", "2024-05-03", team="Court A"),
-        ev("care_proceedings_concluded", "S1", "APP-1", "2024-10-01", {"final_order": "care_order"}, team="Court A"),
-        ev("care_proceedings_concluded", "S2", "APP-1", "2024-12-20", {"final_order": "care_order"}, team="Court B"),
-        ev("exception_reason_recorded", "S2", "APP-1", "2024-12-21", {"kpi": "PROC-26W", "reason": "court_listing"}, team="Court B"),
+        ev("care_proceedings_concluded", "S1", "APP-1", "2024-10-01", order, team="Court A"),
+        ev("care_proceedings_concluded", "S2", "APP-1", "2024-12-20", order, team="Court B"),
+        ev("exception_reason_recorded", "S2", "APP-1", "2024-12-21", reason, team="Court B"),
         ev("care_proceedings_issued", "S3", "APP-2", "2024-11-01", team="Court A"),
     ]  # fmt: skip
 

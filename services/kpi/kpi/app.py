@@ -53,6 +53,7 @@ def _metrics(runtime: Runtime) -> CollectorRegistry:
             runtime.consumer.stats,
             team_label=runtime.config.label_for,
             refresh_health=lambda: refresher.health,
+            pending_units=lambda: refresher.pending_units,
         )
     )
     return registry

@@ -128,7 +128,11 @@ class RecordApplier:
             valid: list[tuple[EventEnvelope, KafkaPosition | None]] = []
             for record in records:
                 try:
-                    valid.append((parse_event(record.value or b""), record.position))
+                    event = parse_event(record.value or b"")
+                    valid.append((event, record.position))
+                    repo.bodies.setdefault(
+                        (event.event_id, event.revision), (record.value or b"").decode()
+                    )
                 except ValidationError as exc:
                     # Ingest validated it, so this is a contract mismatch: keep it, don't block.
                     reason = f"invalid event: {exc}"

@@ -162,7 +162,7 @@ class SqlFactRepository:
                 rules=rules,
                 built=False,
                 cursor="",
-                created_at=datetime.now(UTC).replace(tzinfo=None),
+                created_at=datetime.now(UTC),
             )
             .on_conflict_do_nothing()
         )

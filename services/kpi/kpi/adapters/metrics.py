@@ -58,7 +58,9 @@ class KpiCollector(Collector):
         stats: ConsumerStats,
         team_label: Callable[[str], str] = lambda team: team,
         refresh_health: Callable[[], RefreshHealth] | None = None,
+        pending_units: Callable[[], int] | None = None,
     ) -> None:
+        self._pending_units = pending_units
         self._snapshot = snapshot
         self._refreshed_at = refreshed_at
         self._stats = stats
@@ -79,6 +81,12 @@ class KpiCollector(Collector):
                 "casetime_kpi_snapshot_refresh_failures_in_a_row",
                 "Refreshes failed since the last one that succeeded.",
                 value=health.failures_in_a_row,
+            )
+        if self._pending_units is not None:
+            yield GaugeMetricFamily(
+                "casetime_kpi_facts_pending_units",
+                "Children and applications whose facts wait to be derived again.",
+                value=self._pending_units(),
             )
         evaluation = self._snapshot()
         if evaluation is None:

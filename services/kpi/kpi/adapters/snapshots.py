@@ -211,10 +211,16 @@ class SnapshotRefresher:
         self.refresh_seconds = time.perf_counter() - started
         return self.snapshot
 
+    def _book_changed(self) -> None:
+        """Past-date evaluations of the whole book must load it again."""
+        self._book_loaded = 0.0
+        self._cache = OrderedDict()
+
     async def refresh(self) -> Evaluation:
         """Every queued unit derived and the live date built, then the figures read."""
         while await self.step():
             pass
+        self._book_changed()
         snapshot = await self.reload()
         if snapshot is None:
             raise LookupError("no facts built yet")
@@ -228,6 +234,8 @@ class SnapshotRefresher:
         while True:
             try:
                 done = await self.step()
+                if done:
+                    self._book_changed()
                 if done or time.monotonic() >= next_reload:
                     await self.reload()
                     next_reload = time.monotonic() + RELOAD_SECONDS
@@ -295,7 +303,9 @@ class SnapshotRefresher:
         return evaluation
 
     async def _load_book(self) -> None:
-        if self._store is None or time.monotonic() - self._book_loaded < BOOK_SECONDS:
+        if self._store is None or (
+            self._book_loaded and time.monotonic() - self._book_loaded < BOOK_SECONDS
+        ):
             return
         self.casebook = await self._store.load_casebook()
         self._book_loaded = time.monotonic()

@@ -34,7 +34,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _event_row(event: EventEnvelope, position: KafkaPosition | None) -> dict[str, Any]:
+def _event_row(
+    event: EventEnvelope, position: KafkaPosition | None, body: str | None = None
+) -> dict[str, Any]:
     key = episode_key(event)
     return {
         "event_id": event.event_id,
@@ -46,7 +48,7 @@ def _event_row(event: EventEnvelope, position: KafkaPosition | None) -> dict[str
         "occurred_on": event.occurred_on,
         "recorded_on": event.recorded_on,
         "team": event.team,
-        "body": event.model_dump_json(),
+        "body": body if body is not None else event.model_dump_json(),
         "kafka_topic": position.topic if position else None,
         "kafka_partition": position.partition if position else None,
         "kafka_offset": position.offset if position else None,
@@ -77,6 +79,8 @@ class SqlCaseRepository:
         self._insert: Any = sqlite.insert if dialect == "sqlite" else postgresql.insert
         self._voided_ids: set[str] | None = None
         self.facts = SqlFactRepository(session)
+        # each event's body as received, by (event id, revision): stored as is, not re-encoded
+        self.bodies: dict[tuple[str, int], str] = {}
 
     async def _pending_voids(self) -> set[str]:
         """Ids named by a void, read once per transaction: voids are rare, events many."""
@@ -90,14 +94,15 @@ class SqlCaseRepository:
         """Insert the events whose ids are not held yet, in one statement per chunk; return the
         ids inserted. Each id must appear once in ``items``."""
         inserted: set[str] = set()
-        for chunk in _chunks(items, 100):
-            rows = [_event_row(event, position) for event, position in chunk]
-            result = await self._session.execute(
-                self._insert(_EVENT)
-                .values(rows)
-                .on_conflict_do_nothing()
-                .returning(_EVENT.c.event_id)
-            )
+        # one statement with many parameter sets: compiled once and cached, unlike a
+        # multi-values INSERT built for each chunk
+        statement = self._insert(_EVENT).on_conflict_do_nothing().returning(_EVENT.c.event_id)
+        for chunk in _chunks(items, 1_000):
+            rows = [
+                _event_row(event, position, self.bodies.get((event.event_id, event.revision)))
+                for event, position in chunk
+            ]
+            result = await self._session.execute(statement, rows)
             inserted.update(result.scalars())
         for event_id in inserted & await self._pending_voids():
             void = await self._session.scalar(

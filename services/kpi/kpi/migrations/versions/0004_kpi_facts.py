@@ -14,6 +14,7 @@ facts in the background when it starts on a database without them.
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 revision: str = "0004"
@@ -29,7 +30,7 @@ def upgrade() -> None:
         sa.Column("rules", sa.Text(), nullable=False),
         sa.Column("built", sa.Boolean(), nullable=False),
         sa.Column("cursor", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     )
     op.create_table(
         "fact_unit",

@@ -1,0 +1,302 @@
+"""Benchmark (issue 12): the KPI service at the speed of the log, side by side with its
+baseline, on the real Kafka and PostgreSQL (``scripts/infra.sh up``).
+
+1. Catch-up: a synthetic council's events published to fresh topics; a plain aiokafka consumer
+   reading and json-decoding them (the baseline), then the KPI service's own consumer applying
+   them into a fresh database and its facts keeper deriving every touched unit.
+2. Freshness: events published at a steady rate on top of that case book; for each, the time
+   from publishing to the figure served by /metrics (the keeper's snapshot) counting it.
+3. Past dates: a kept date's figures read from the totals, as ``/kpis?as_at=`` does.
+
+    uv run python bench/live_facts.py [--children-per-year 3500] [--rate 1000] [--seconds 20]
+    uv run python bench/live_facts.py --smoke   # CI: small, checks it runs, writes nothing
+
+Results are appended to bench/RESULTS.md unless --smoke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from casetime.events import LONDON
+from casetime.publishing import ensure_topics
+from casetime.topics import event_topics, topic_for
+from casetime_tools.synthetic import generate, route_event
+from kpi.adapters.consumer import KafkaEventSource
+from kpi.adapters.snapshots import SnapshotRefresher
+from kpi.adapters.store import CaseStore
+from kpi.domain.calendar import england_calendar
+from kpi.domain.council import CouncilConfig
+from kpi.migrations import upgrade_to_head
+from kpi.settings import KpiSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA = os.environ.get("CASETIME_BENCH_KAFKA", "127.0.0.1:19092")
+POSTGRES = os.environ.get("CASETIME_BENCH_POSTGRES", "postgres@127.0.0.1:15432")
+AS_AT = date(2025, 3, 31)
+CONFIG = CouncilConfig(council="Bench", population_0_to_17=250_000)
+
+
+def council_events(children_per_year: int) -> list[bytes]:
+    raw = generate(
+        seed=12, start=date(2023, 4, 1), end=date(2025, 4, 1), children_per_year=children_per_year
+    )
+    return [json.dumps(e).encode() for e in raw]
+
+
+async def publish(prefix: str, bodies: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=20, acks="all")
+    await producer.start()
+    try:
+        pending = []
+        episode_services: dict[str, str] = {}
+        for body in bodies:
+            event = json.loads(body)
+            topic = topic_for(route_event(event, episode_services), prefix)
+            pending.append(await producer.send(topic, body, key=event["child_id"].encode()))
+            if len(pending) >= 5_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def baseline(prefix: str, total: int) -> float:
+    """A plain consumer reading and decoding every event: seconds."""
+    consumer = AIOKafkaConsumer(
+        *event_topics(prefix),
+        bootstrap_servers=KAFKA,
+        group_id=f"{prefix}-baseline",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        started, seen = time.perf_counter(), 0
+        while seen < total:
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            for records in batches.values():
+                for record in records:
+                    json.loads(record.value or b"")
+                seen += len(records)
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+async def fresh_database() -> str:
+    name = f"casetime_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(f"postgresql://{POSTGRES}/postgres")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = f"postgresql+asyncpg://{POSTGRES}/{name}"
+    await asyncio.to_thread(upgrade_to_head, url)
+    return url
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def until(condition: Any, every: float = 0.05) -> None:
+    while not await condition():  # noqa: ASYNC110  # polling the service's own counters
+        await asyncio.sleep(every)
+
+
+def referral(child: str, when: datetime) -> bytes:
+    return json.dumps(
+        {
+            "schema_version": 1,
+            "event_id": f"bench-{child}",
+            "event_type": "referral_received",
+            "child_id": child,
+            "episode_id": f"REF-{child}",
+            "team": "North Assessment",
+            "source_system": "bench",
+            "occurred_at": when.isoformat(),
+            "recorded_at": when.isoformat(),
+            "revision": 1,
+            "payload": {"referral_source": "1A"},
+        }
+    ).encode()
+
+
+async def freshness(
+    prefix: str, keeper: SnapshotRefresher, rate: int, seconds: float
+) -> list[float]:
+    """Seconds from publishing each new referral to the served RATE-CIN counting it."""
+
+    def counted() -> int:
+        snapshot = keeper.snapshot
+        return snapshot.figure("RATE-CIN", "as_at").numerator if snapshot else 0
+
+    base = counted()
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=0, acks="all")
+    await producer.start()
+    published: list[float] = []
+    seen: list[float] = []
+
+    async def watch() -> None:
+        while len(seen) < total:
+            now, count = time.perf_counter(), counted() - base
+            while len(seen) < min(count, len(published)):
+                seen.append(now)
+            await asyncio.sleep(0.01)
+
+    total = int(rate * seconds)
+    watcher = asyncio.create_task(watch())
+    when = datetime.combine(AS_AT, datetime.min.time(), tzinfo=LONDON) + timedelta(hours=9)
+    started = time.perf_counter()
+    try:
+        topic = topic_for("referrals", prefix)
+        for i in range(total):
+            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+            child = f"F{i}-{uuid.uuid4().hex[:6]}"
+            await producer.send(topic, referral(child, when), key=child.encode())
+            published.append(time.perf_counter())
+        await asyncio.wait_for(watcher, timeout=120)
+    finally:
+        await producer.stop()
+    return [s - p for s, p in zip(seen, published, strict=True)]
+
+
+async def past_dates(keeper: SnapshotRefresher, repeats: int) -> list[float]:
+    dates = sorted(d for d in keeper._built if d != keeper.as_at())
+    times = []
+    for i in range(repeats):
+        started = time.perf_counter()
+        await keeper.kept(dates[i % len(dates)])
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(share * len(ordered)), len(ordered) - 1)]
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    bodies = council_events(args.children_per_year)
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    settings = KpiSettings(
+        kafka_bootstrap_servers=KAFKA,
+        topic_prefix=prefix,
+        consumer_group=f"{prefix}-kpi",
+        kpi_as_at=AS_AT,
+    )
+    await ensure_topics(settings, event_topics(prefix))
+    await publish(prefix, bodies)
+    baseline_seconds = await baseline(prefix, len(bodies))
+
+    url = await fresh_database()
+    store = CaseStore(url)
+    rss_before = rss_mb()
+    keeper = SnapshotRefresher(store, CONFIG, england_calendar(), 1.0, fixed_as_at=AS_AT)
+    source = KafkaEventSource(settings.model_copy(update={"database_url": url}), store)
+    source.stats.on_applied = keeper.wake.set
+    started = time.perf_counter()
+    await keeper.start()
+    await source.start()
+
+    async def applied_all() -> bool:
+        return sum(source.stats.applied.values()) + source.stats.dead_letters >= len(bodies)
+
+    async with asyncio.timeout(3_600):
+        await until(applied_all, every=0.1)
+    applied_seconds = time.perf_counter() - started
+
+    async def facts_done() -> bool:
+        return keeper.pending_units == 0 and keeper.snapshot is not None
+
+    async with asyncio.timeout(3_600):
+        await until(facts_done, every=0.1)
+    facts_seconds = time.perf_counter() - started
+    units = len({json.loads(b)["child_id"] for b in bodies})
+    lags = await freshness(prefix, keeper, args.rate, args.seconds)
+    past = await past_dates(keeper, 200)
+    rss_after = rss_mb()
+    await source.stop()
+    await keeper.stop()
+    await store.dispose()
+    events = len(bodies)
+    return {
+        "events": events,
+        "children": units,
+        "baseline_ev_s": events / baseline_seconds,
+        "applied_ev_s": events / applied_seconds,
+        "with_facts_ev_s": events / facts_seconds,
+        "ratio": (events / applied_seconds) / (events / baseline_seconds),
+        "ratio_with_facts": (events / facts_seconds) / (events / baseline_seconds),
+        "fresh_p50": percentile(lags, 0.5),
+        "fresh_p99": percentile(lags, 0.99),
+        "fresh_n": len(lags),
+        "rate": args.rate,
+        "past_p50_ms": percentile(past, 0.5) * 1000,
+        "past_p99_ms": percentile(past, 0.99) * 1000,
+        "rss_mb": rss_after,
+        "rss_growth_mb": rss_after - rss_before,
+    }
+
+
+def write_down(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    row = (
+        f"| {datetime.now(LONDON):%Y-%m-%d} | {commit} | {result['events']:,} |"
+        f" {result['children']:,} | {result['baseline_ev_s']:,.0f} |"
+        f" {result['applied_ev_s']:,.0f} ({result['ratio']:.3f}) |"
+        f" {result['with_facts_ev_s']:,.0f} ({result['ratio_with_facts']:.3f}) |"
+        f" {result['rate']:,} ev/s: p50 {result['fresh_p50']:.2f} s, p99"
+        f" {result['fresh_p99']:.2f} s | p50 {result['past_p50_ms']:.0f} ms, p99"
+        f" {result['past_p99_ms']:.0f} ms | {result['rss_mb']:,.0f} MB |\n"
+    )
+    results = ROOT / "bench" / "RESULTS.md"
+    text = results.read_text()
+    header = "## Live facts (`uv run python bench/live_facts.py`)"
+    if header not in text:
+        text += (
+            f"\n{header}\n\nMachine: {platform.machine()}, {os.cpu_count()} cores, Python"
+            f" {platform.python_version()}; Kafka and PostgreSQL from `scripts/infra.sh up`.\n\n"
+            "| date | commit | events | children | baseline: plain consumer | KPI consumer"
+            " applied (ratio) | applied and facts derived (ratio) | event to /metrics |"
+            " kept past date | RSS |\n|---|---|---:|---:|---:|---:|---:|---|---|---:|\n"
+        )
+    results.write_text(text + row)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--children-per-year", type=int, default=3_500)
+    parser.add_argument("--rate", type=int, default=1_000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--smoke", action="store_true")
+    parsed = parser.parse_args()
+    if parsed.smoke:
+        parsed.children_per_year, parsed.rate, parsed.seconds = 60, 50, 2.0
+    outcome = asyncio.run(main(parsed))
+    print(json.dumps(outcome, indent=2))
+    if not parsed.smoke:
+        write_down(parsed, outcome)
+    sys.exit(0)
