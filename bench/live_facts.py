@@ -212,8 +212,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     url = await fresh_database()
     store = CaseStore(url)
     rss_before = rss_mb()
-    keeper = SnapshotRefresher(store, CONFIG, england_calendar(), 1.0, fixed_as_at=AS_AT)
     source = KafkaEventSource(settings.model_copy(update={"database_url": url}), store)
+    keeper = SnapshotRefresher(
+        store,
+        CONFIG,
+        england_calendar(),
+        1.0,
+        fixed_as_at=AS_AT,
+        backlog=lambda: source.stats.total_lag,
+    )
     source.stats.on_applied = keeper.wake.set
     started = time.perf_counter()
     await keeper.start()

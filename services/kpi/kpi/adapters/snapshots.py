@@ -43,6 +43,9 @@ FAILURES_BEFORE_UNREADY = 3
 UNITS_PER_TRANSACTION = 500
 # the totals are read again at least this often, to show what other KPI services wrote
 RELOAD_SECONDS = 1.0
+# while more events than this wait, the keeper pauses between rounds and keeps to the live date
+CATCHING_UP_EVENTS = 5_000
+CATCHING_UP_PAUSE_SECONDS = 2.0
 # a case book loaded for a past date without kept facts is reused for this long
 BOOK_SECONDS = 30.0
 
@@ -189,9 +192,14 @@ class SnapshotRefresher:
             if done:
                 return done
             for g in sorted(generations, key=lambda g: (g.as_at != live, -g.as_at.toordinal())):
-                if not g.built:
+                if not g.built and (g.as_at == live or not self.catching_up()):
                     return await self._build(g) or 1
+            if self.catching_up():
+                return 0  # the earlier dates wait: the consumer needs the CPU
             return await self._drain(PAST, older)
+
+    def catching_up(self) -> bool:
+        return self._backlog() > CATCHING_UP_EVENTS
 
     async def reload(self) -> Evaluation | None:
         """The served figures from the totals: the live date's once it is built."""
@@ -249,7 +257,11 @@ class SnapshotRefresher:
                     self.health.failures_in_a_row,
                 )
                 await asyncio.sleep(min(self._interval, 5.0))
-            if not done:
+            if self.catching_up():
+                # while the consumer works through a backlog, a unit touched by many batches
+                # is derived once per pause rather than once per batch
+                await asyncio.sleep(CATCHING_UP_PAUSE_SECONDS)
+            elif not done:
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=RELOAD_SECONDS)
