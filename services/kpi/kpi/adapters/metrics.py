@@ -70,6 +70,10 @@ class KpiCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._consumer_metrics()
+        yield from self._keeper_metrics()
+        yield from self._figure_metrics()
+
+    def _keeper_metrics(self) -> Iterator[Metric]:
         if self._refresh_health is not None:
             health = self._refresh_health()
             yield CounterMetricFamily(
@@ -88,6 +92,8 @@ class KpiCollector(Collector):
                 "Children and applications whose facts wait to be derived again.",
                 value=self._pending_units(),
             )
+
+    def _figure_metrics(self) -> Iterator[Metric]:
         evaluation = self._snapshot()
         if evaluation is None:
             return
