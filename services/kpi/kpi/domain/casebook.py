@@ -31,6 +31,9 @@ class CaseBook:
         self, episodes: Iterable[AnyEpisode], recordings: Iterable[RecordingCount] = ()
     ) -> None:
         self.recordings = tuple(recordings)
+        self._recordings_of: dict[str, list[RecordingCount]] = defaultdict(list)
+        for r in self.recordings:
+            self._recordings_of[r.child_id].append(r)
         self._by_kind: dict[str, list[AnyEpisode]] = defaultdict(list)
         self._by_child: dict[tuple[str, str], list[AnyEpisode]] = defaultdict(list)
         self._by_id: dict[tuple[str, str, str], AnyEpisode] = {}
@@ -48,7 +51,7 @@ class CaseBook:
         """The case book of one child, with the recording counts of its events."""
         return CaseBook(
             self._children.get(child_id, ()),
-            (r for r in self.recordings if r.child_id == child_id),
+            self._recordings_of.get(child_id, ()),
         )
 
     def applications(self) -> dict[str, CaseBook]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -185,21 +186,22 @@ def data_quality_issues(book: CaseBook, ctx: RuleContext) -> Iterator[Issue]:
             yield Issue(kind, team, episode.child_id, episode.episode_id, detail)
 
 
-def unlisted_teams(book: CaseBook, listed: frozenset[str]) -> Iterator[Issue]:
+def teams_named(episodes: Iterable[Episode]) -> Counter[str]:
+    """Each team named on the episodes' events: how many episodes name it."""
+    return Counter(team for e in episodes for team in {t.team for t in e.teams} | {e.team})
+
+
+def unlisted_teams(named: Mapping[str, int], listed: frozenset[str]) -> Iterator[Issue]:
     """Each team named on an event but not in the council file, once, with how many episodes
-    name it (when the council file lists its teams)."""
+    name it (``named``, from ``teams_named``), when the council file lists its teams."""
     if not listed:
         return
-    named: dict[str, int] = {}
-    for episode in book.episodes():
-        for team in {t.team for t in episode.teams} | {episode.team}:
-            if team not in listed:
-                named[team] = named.get(team, 0) + 1
     for team, episodes in sorted(named.items()):
-        yield Issue(
-            Check.UNLISTED_TEAM,
-            UNLISTED,
-            "",
-            "",
-            f"team {team!r} is not in the council file ({episodes} episodes name it)",
-        )
+        if episodes > 0 and team not in listed:
+            yield Issue(
+                Check.UNLISTED_TEAM,
+                UNLISTED,
+                "",
+                "",
+                f"team {team!r} is not in the council file ({episodes} episodes name it)",
+            )

@@ -13,7 +13,13 @@ from typing import TypeVar
 from casetime.events import as_end_instant
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.council import CouncilConfig
-from kpi.domain.data_quality import Check, Issue, data_quality_issues, unlisted_teams
+from kpi.domain.data_quality import (
+    Check,
+    Issue,
+    data_quality_issues,
+    teams_named,
+    unlisted_teams,
+)
 from kpi.domain.episodes import Exceptions
 from kpi.domain.kpis import CATALOGUE
 from kpi.domain.kpis.base import COUNCIL, Figure, Kpi, Measure, OpenClock, Outcome, by_team, figure
@@ -244,7 +250,7 @@ def evaluate(
     if should_stop():
         raise EvaluationStoppedError("data quality")
     issues = guarded("data quality", data_quality_issues, book, ctx, tally.failures)
-    issues.extend(unlisted_teams(book, config.teams))
+    issues.extend(unlisted_teams(teams_named(book.episodes()), config.teams))
     return Evaluation(
         ctx.as_at,
         tuple(tally.figures),

@@ -12,19 +12,26 @@ size. ``evaluate`` (the whole book at once) stays the reference these must equal
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypeVar
 
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.council import CouncilConfig
-from kpi.domain.data_quality import Check, Issue, data_quality_issues
+from kpi.domain.data_quality import (
+    Check,
+    Issue,
+    data_quality_issues,
+    teams_named,
+    unlisted_teams,
+)
 from kpi.domain.evaluation import (
     AS_AT,
     Breach,
+    ClockState,
     Evaluation,
     KpiFigure,
     OpenClockStatus,
@@ -35,7 +42,7 @@ from kpi.domain.evaluation import (
     windows,
 )
 from kpi.domain.kpis import CATALOGUE
-from kpi.domain.kpis.base import COUNCIL, UNLISTED, Figure, Kpi, Measure, Outcome
+from kpi.domain.kpis.base import COUNCIL, Figure, Kpi, Measure, Outcome
 from kpi.domain.periods import periods_ending
 
 CHILD = "c"
@@ -97,9 +104,8 @@ def unit_facts(unit_kind: str, book: CaseBook, ctx: RuleContext) -> UnitFacts:
             facts.clocks.extend(clock_status(clock, ctx) for clock in ruled)
     if unit_kind == CHILD:
         facts.issues.extend(guarded("data quality", data_quality_issues, book, ctx, failures))
-        for episode in book.episodes():
-            for team in {t.team for t in episode.teams} | {episode.team}:
-                facts.add(("n", team), 1)
+        for team, episodes in teams_named(book.episodes()).items():
+            facts.add(("n", team), episodes)
     facts.issues.extend(failures)
     for b in facts.breaches:
         facts.add(("b", b.kpi, b.period, b.team, b.reason), 1)
@@ -216,8 +222,7 @@ def _figure_of(kpi: Kpi, sums: _Sums, population: int | None) -> Figure:
     if kpi.measure is Measure.MEDIAN:
         return Figure(n, d, float(_median(values)))
     expanded = [v for v, count in sorted(values.items()) for _ in range(count)]
-    mean = statistics.fmean(expanded) if expanded else math.nan
-    return Figure(n, d, float(mean))
+    return Figure(n, d, float(statistics.fmean(expanded)))
 
 
 def _sums_by(totals: Cells) -> dict[tuple[str, str, str], _Sums]:
@@ -278,27 +283,6 @@ def figures_from_totals(
     return figures, service_figures
 
 
-def unlisted_team_issues(totals: Cells, listed: frozenset[str]) -> list[Issue]:
-    """``data_quality.unlisted_teams`` from the summed facts."""
-    if not listed:
-        return []
-    named = sorted(
-        (key[1], n)
-        for key, (n, _) in totals.items()
-        if key[0] == "n" and n > 0 and key[1] not in listed
-    )
-    return [
-        Issue(
-            Check.UNLISTED_TEAM,
-            UNLISTED,
-            "",
-            "",
-            f"team {team!r} is not in the council file ({episodes} episodes name it)",
-        )
-        for team, episodes in named
-    ]
-
-
 def evaluation_from_totals(
     totals: Cells,
     as_at: date,
@@ -309,9 +293,8 @@ def evaluation_from_totals(
     """The evaluation as at ``as_at`` from the summed facts: figures and counts; the child-level
     lists only when given (the list endpoints read them from the facts' rows)."""
     figures, service_figures = figures_from_totals(totals, as_at, config, population)
-    unlisted = unlisted_team_issues(totals, config.teams)
-    counts = _counts(totals)
-    counts[2][Check.UNLISTED_TEAM.value] = len(unlisted)
+    named = {key[1]: n for key, (n, _) in totals.items() if key[0] == "n"}
+    unlisted = list(unlisted_teams(named, config.teams))
     breaches, clocks, issues = lists
     return Evaluation(
         as_at,
@@ -320,24 +303,34 @@ def evaluation_from_totals(
         tuple(breaches),
         tuple(clocks),
         (*issues, *unlisted),
-        counted=tuple(dict(sorted((k, v) for k, v in c.items() if v > 0)) for c in counts),  # type: ignore[arg-type]
+        counted=_counts(totals, len(unlisted)),
     )
 
 
 def _counts(
-    totals: Cells,
-) -> tuple[dict[tuple[str, ...], int], dict[tuple[str, ...], int], dict[str, int]]:
-    clocks: dict[tuple[str, ...], int] = {}
-    breaches: dict[tuple[str, ...], int] = {}
-    issues: dict[str, int] = {}
+    totals: Cells, unlisted: int
+) -> tuple[
+    dict[tuple[str, str, ClockState], int], dict[tuple[str, str, str, str], int], dict[str, int]
+]:
+    """The open clock, breach and issue counts ``Evaluation`` keeps, from the summed facts."""
+    clocks: dict[tuple[str, str, ClockState], int] = {}
+    breaches: dict[tuple[str, str, str, str], int] = {}
+    issues: dict[str, int] = {Check.UNLISTED_TEAM.value: unlisted}
     for key, (n, _) in totals.items():
         if key[0] == "c":
-            clocks[key[1:]] = n
+            clocks[(key[1], key[2], ClockState(key[3]))] = n
         elif key[0] == "b":
-            breaches[key[1:]] = n
+            breaches[(key[1], key[2], key[3], key[4])] = n
         elif key[0] == "i":
             issues[key[1]] = n
-    return clocks, breaches, issues
+    return _counted(clocks), _counted(breaches), _counted(issues)
+
+
+K = TypeVar("K", bound=str | tuple[str, ...])
+
+
+def _counted(counts: dict[K, int]) -> dict[K, int]:
+    return dict(sorted((key, n) for key, n in counts.items() if n > 0))
 
 
 def facts_of_book(book: CaseBook, ctx: RuleContext) -> Iterator[tuple[str, UnitFacts]]:
