@@ -9,16 +9,15 @@ Totals are updated in key order, so two writers never wait on each other in a cy
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kpi.adapters.sql import LIVE_EVENT, chunks, dialect_of, episode_of, insert_for
 from kpi.adapters.tables import (
     CaseEventRecord,
     DirtyUnitRecord,
@@ -30,7 +29,6 @@ from kpi.adapters.tables import (
 )
 from kpi.domain.casebook import CaseBook, RecordingCount
 from kpi.domain.data_quality import Check, Issue
-from kpi.domain.episodes import EPISODE_MODELS
 from kpi.domain.evaluation import Breach, ClockState, OpenClockStatus
 from kpi.domain.facts import (
     APPLICATION,
@@ -41,6 +39,8 @@ from kpi.domain.facts import (
     difference,
     encode_key,
     split_unit,
+    unit_of_application,
+    unit_of_child,
 )
 from kpi.domain.kpis.base import OpenClock
 
@@ -53,12 +53,6 @@ _ITEM = FactItemRecord.__table__  # type: ignore[attr-defined]
 _DIRTY = DirtyUnitRecord.__table__  # type: ignore[attr-defined]
 
 LIVE, PAST = "live", "past"
-_CHUNK = 500
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _encode_cells(cells: Cells) -> str:
@@ -122,8 +116,8 @@ class SqlFactRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
-        self._insert: Any = sqlite.insert if self._dialect == "sqlite" else postgresql.insert
+        self._dialect = dialect_of(session)
+        self._insert = insert_for(session)
 
     # --- the queue ---------------------------------------------------------------------
 
@@ -200,51 +194,39 @@ class SqlFactRepository:
         proceedings and the exceptions recorded against it."""
         children = [key for kind, key in map(split_unit, units) if kind == CHILD]
         applications = [key for kind, key in map(split_unit, units) if kind == APPLICATION]
-        episodes: dict[str, list[Any]] = defaultdict(list)
-        recordings: dict[str, list[RecordingCount]] = defaultdict(list)
-        for chunk in _chunks(children):
+        books: dict[str, CaseBook] = {}
+        for chunk in chunks(children):
             rows = await self._session.execute(
                 select(_EPISODE.c.kind, _EPISODE.c.state).where(_EPISODE.c.child_id.in_(chunk))
             )
-            for kind, state in rows:
-                episode = EPISODE_MODELS[kind].model_validate_json(state)
-                episodes[f"{CHILD}:{episode.child_id}"].append(episode)
             counts = await self._session.execute(
                 select(
-                    _EVENT.c.child_id,
                     _EVENT.c.team,
                     _EVENT.c.occurred_on,
                     _EVENT.c.recorded_on,
                     text("count(*)"),
+                    _EVENT.c.child_id,
                 )
-                .where(
-                    _EVENT.c.child_id.in_(chunk),
-                    _EVENT.c.voided_by.is_(None),
-                    _EVENT.c.event_type != "event_voided",
-                )
+                .where(_EVENT.c.child_id.in_(chunk), *LIVE_EVENT)
                 .group_by(
                     _EVENT.c.child_id, _EVENT.c.team, _EVENT.c.occurred_on, _EVENT.c.recorded_on
                 )
             )
-            for child_id, team, occurred, recorded, count in counts:
-                recordings[f"{CHILD}:{child_id}"].append(
-                    RecordingCount(team, occurred, recorded, count, child_id)
-                )
-        for chunk in _chunks(applications):
+            read = CaseBook(
+                (episode_of(kind, state) for kind, state in rows),
+                (RecordingCount(*row) for row in counts),
+            )
+            books.update({unit_of_child(child): read.for_child(child) for child in chunk})
+        for chunk in chunks(applications):
             rows = await self._session.execute(
                 select(_EPISODE.c.kind, _EPISODE.c.state).where(
                     _EPISODE.c.kind.in_(("care_proceedings", "exception")),
                     _EPISODE.c.episode_id.in_(chunk),
                 )
             )
-            found: dict[str, list[Any]] = defaultdict(list)
-            for kind, state in rows:
-                episode = EPISODE_MODELS[kind].model_validate_json(state)
-                found[episode.episode_id].append(episode)
-            for application_id, ours in found.items():
-                if any(e.kind == "care_proceedings" for e in ours):
-                    episodes[f"{APPLICATION}:{application_id}"] = ours
-        return {u: CaseBook(episodes.get(u, ()), recordings.get(u, ())) for u in units}
+            found = CaseBook(episode_of(kind, state) for kind, state in rows).applications()
+            books.update({unit_of_application(a): found.get(a, CaseBook([])) for a in chunk})
+        return books
 
     # --- writing facts --------------------------------------------------------------------
 
@@ -269,7 +251,7 @@ class SqlFactRepository:
         the totals."""
         units = sorted(derived)
         old: dict[str, Cells] = {}
-        for chunk in _chunks(units):
+        for chunk in chunks(units):
             rows = await self._session.execute(
                 select(_UNIT.c.unit, _UNIT.c.cells).where(
                     _UNIT.c.as_at == as_at, _UNIT.c.unit.in_(chunk)
@@ -281,7 +263,7 @@ class SqlFactRepository:
             for key, (n, d) in difference(old.get(unit, {}), derived[unit].cells).items():
                 n0, d0 = delta.get(key, (0, 0))
                 delta[key] = (n0 + n, d0 + d)
-        for chunk in _chunks(units):
+        for chunk in chunks(units):
             await self._session.execute(
                 delete(_UNIT).where(_UNIT.c.as_at == as_at, _UNIT.c.unit.in_(chunk))
             )
@@ -335,8 +317,6 @@ class SqlFactRepository:
         )
         return {decode_key(key): (n, d) for key, n, d in rows}
 
-    async def item_bodies(self, as_at: date, kind: str, team: str | None) -> list[dict[str, Any]]:
+    async def item_bodies(self, as_at: date, kind: str) -> list[dict[str, Any]]:
         query = select(_ITEM.c.body).where(_ITEM.c.as_at == as_at, _ITEM.c.kind == kind)
-        if team is not None:
-            query = query.where(_ITEM.c.team == team)
         return [json.loads(body) for body in await self._session.scalars(query)]

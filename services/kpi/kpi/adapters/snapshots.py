@@ -126,57 +126,56 @@ class SnapshotRefresher:
                 if g.as_at not in wanted or g.rules != self._rules:
                     log.info("dropping the facts as at %s", g.as_at)
                     await repo.facts.drop_generation(g.as_at)
-            held = {g.as_at for g in kept if g.as_at in wanted and g.rules == self._rules}
-            for as_at in sorted(wanted - held):
+            held = [g for g in kept if g.as_at in wanted and g.rules == self._rules]
+            missing = wanted - {g.as_at for g in held}
+            for as_at in sorted(missing):
                 log.info("building the facts as at %s", as_at)
                 await repo.facts.add_generation(as_at, self._rules)
-            return await repo.facts.generations()
+            return await repo.facts.generations() if missing else held
 
     def _derive(self, books: Mapping[str, CaseBook], as_at: date) -> dict[str, UnitFacts]:
         ctx = self.context(as_at)
         return {u: unit_facts(split_unit(u)[0], book, ctx) for u, book in books.items()}
 
-    async def _rederive(
-        self,
-        repo: SqlFactRepository,
-        units: Sequence[str],
-        generations: Sequence[FactGenerationRecord],
-    ) -> None:
-        """The units' facts again at each date: locked first, so that no other writer can
-        write facts from episodes older than the ones read here. A date being built skips
-        the units its build has not reached yet (the build will read them)."""
+    async def _read(self, repo: SqlFactRepository, units: Sequence[str]) -> dict[str, CaseBook]:
+        """The units' case books, the units locked first, so that no other writer can write
+        facts from episodes older than the ones read here."""
         await repo.lock(units)
-        books = await repo.books(units)
-        for g in generations:
-            ours = {u: b for u, b in books.items() if g.built or u <= g.cursor}
-            if ours:
-                derived = await asyncio.to_thread(self._derive, ours, g.as_at)
-                await repo.write(g.as_at, derived)
+        return await repo.books(units)
+
+    async def _write_at(
+        self, repo: SqlFactRepository, books: Mapping[str, CaseBook], as_at: date
+    ) -> None:
+        if books:
+            await repo.write(as_at, await asyncio.to_thread(self._derive, books, as_at))
 
     async def _drain(self, queue: str, generations: Sequence[FactGenerationRecord]) -> int:
+        """Queued units derived again at each date; a date being built skips the units its
+        build has not reached yet (the build will read them)."""
         async with self._store.transaction() as repo:
             units = await repo.facts.take_dirty(queue, UNITS_PER_TRANSACTION)
             if units and generations:
-                await self._rederive(repo.facts, units, generations)
+                books = await self._read(repo.facts, units)
+                for g in generations:
+                    reached = {u: b for u, b in books.items() if g.built or u <= g.cursor}
+                    await self._write_at(repo.facts, reached, g.as_at)
         return len(units)
 
     async def _build(self, generation: FactGenerationRecord) -> int:
         async with self._store.transaction() as repo:
             units = await repo.facts.units_after(generation.cursor, UNITS_PER_TRANSACTION)
-            everything = FactGenerationRecord(
-                as_at=generation.as_at,
-                rules=generation.rules,
-                built=True,
-                cursor="",
-                created_at=generation.created_at,
-            )
-            await self._rederive(repo.facts, units, [everything])
+            await self._write_at(repo.facts, await self._read(repo.facts, units), generation.as_at)
             built = len(units) < UNITS_PER_TRANSACTION
             cursor = units[-1] if units else generation.cursor
             await repo.facts.advance(generation.as_at, cursor, built)
         if built:
             log.info("facts as at %s built", generation.as_at)
         return len(units)
+
+    def _serving(self) -> date | None:
+        """The date whose figures are served: the live date once it is built."""
+        live = self.as_at()
+        return live if live in self._built else self._served
 
     async def step(self) -> int:
         """One round of work: the live queue first, then one chunk of a date being built, then
@@ -185,7 +184,7 @@ class SnapshotRefresher:
             generations = await self._generations()
             live = self.as_at()
             self._built = {g.as_at for g in generations if g.built}
-            served = live if live in self._built else self._served
+            served = self._serving()
             newer = [g for g in generations if served is None or g.as_at >= served]
             older = [g for g in generations if g not in newer]
             done = await self._drain(LIVE, newer)
@@ -202,9 +201,8 @@ class SnapshotRefresher:
         return self._backlog() > CATCHING_UP_EVENTS
 
     async def reload(self) -> Evaluation | None:
-        """The served figures from the totals: the live date's once it is built."""
-        live = self.as_at()
-        served = live if live in self._built else self._served
+        """The served figures, from the totals."""
+        served = self._serving()
         if served is None:
             return self.snapshot
         started = time.perf_counter()
@@ -274,14 +272,6 @@ class SnapshotRefresher:
 
     # --- past dates -------------------------------------------------------------------------
 
-    def cached(self, as_at: date) -> Evaluation | None:
-        if self.snapshot is not None and as_at == self.snapshot.as_at:
-            return self.snapshot
-        if as_at in self._cache:
-            self._cache.move_to_end(as_at)
-            return self._cache[as_at]
-        return None
-
     async def kept(self, as_at: date, lists: bool = False) -> Evaluation | None:
         """The evaluation at a kept date, from its totals (and its child-level rows when
         ``lists``); None when the date's facts are not kept."""
@@ -292,9 +282,9 @@ class SnapshotRefresher:
             found: tuple[Any, Any, Any] = ((), (), ())
             if lists:
                 found = (
-                    [breach_of(b) for b in await repo.facts.item_bodies(as_at, "breach", None)],
-                    [clock_of(c) for c in await repo.facts.item_bodies(as_at, "clock", None)],
-                    [issue_of(i) for i in await repo.facts.item_bodies(as_at, "issue", None)],
+                    [breach_of(b) for b in await repo.facts.item_bodies(as_at, "breach")],
+                    [clock_of(c) for c in await repo.facts.item_bodies(as_at, "clock")],
+                    [issue_of(i) for i in await repo.facts.item_bodies(as_at, "issue")],
                 )
         population = self.config.rule_settings().population_0_to_17
         return evaluation_from_totals(totals, as_at, self.config, population, found)
@@ -333,7 +323,7 @@ class SnapshotRefresher:
         """A kept date from its totals; any other date by a whole-book evaluation off the event
         loop, one at a time, within a time budget, stopped as soon as the budget is spent or
         ``abandoned`` says the client has gone."""
-        kept = await self.kept(as_at, lists) if self._store is not None else None
+        kept = await self.kept(as_at, lists)
         if kept is not None:
             return kept
         found = self._cache.get(as_at)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import and_, delete, event, func, select, text, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,9 +18,10 @@ from sqlalchemy.ext.asyncio import (
 
 from casetime.events import EventEnvelope, parse_event
 from kpi.adapters.fact_store import SqlFactRepository
+from kpi.adapters.sql import LIVE_EVENT, chunks, episode_of, insert_for
 from kpi.adapters.tables import CaseEventRecord, DeadLetterRecord, EpisodeRecord, VoidRecord
 from kpi.domain.casebook import CaseBook, RecordingCount
-from kpi.domain.episodes import EPISODE_MODELS, AnyEpisode
+from kpi.domain.episodes import AnyEpisode
 from kpi.service import EpisodeKey, KafkaPosition, Recorded, RecordResult, episode_key
 
 _EVENT = CaseEventRecord.__table__  # type: ignore[attr-defined]
@@ -61,26 +61,19 @@ def _printable(text: str) -> str:
     return text.replace("\x00", "\\x00")
 
 
-T = TypeVar("T")
-
-
-def _chunks(items: Sequence[T], size: int = 200) -> Iterator[list[T]]:
-    # bounded statements: SQLite allows at most 32,766 parameters in one
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
 class SqlCaseRepository:
     """CaseRepository over one open AsyncSession (one transaction)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
-        self._insert: Any = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        self._insert = insert_for(session)
         self._voided_ids: set[str] | None = None
         self.facts = SqlFactRepository(session)
         # each event's body as received, by (event id, revision): stored as is, not re-encoded
         self.bodies: dict[tuple[str, int], str] = {}
+
+    def _row(self, event: EventEnvelope, position: KafkaPosition | None) -> dict[str, Any]:
+        return _event_row(event, position, self.bodies.get((event.event_id, event.revision)))
 
     async def _pending_voids(self) -> set[str]:
         """Ids named by a void, read once per transaction: voids are rare, events many."""
@@ -97,11 +90,8 @@ class SqlCaseRepository:
         # one statement with many parameter sets: compiled once and cached, unlike a
         # multi-values INSERT built for each chunk
         statement = self._insert(_EVENT).on_conflict_do_nothing().returning(_EVENT.c.event_id)
-        for chunk in _chunks(items, 1_000):
-            rows = [
-                _event_row(event, position, self.bodies.get((event.event_id, event.revision)))
-                for event, position in chunk
-            ]
+        for chunk in chunks(items, 1_000):
+            rows = [self._row(event, position) for event, position in chunk]
             result = await self._session.execute(statement, rows)
             inserted.update(result.scalars())
         for event_id in inserted & await self._pending_voids():
@@ -114,7 +104,7 @@ class SqlCaseRepository:
     async def record_event(
         self, event: EventEnvelope, position: KafkaPosition | None
     ) -> RecordResult:
-        values = _event_row(event, position)
+        values = self._row(event, position)
         inserted = await self._session.execute(
             self._insert(_EVENT).values(**values).on_conflict_do_nothing()
         )
@@ -180,8 +170,7 @@ class SqlCaseRepository:
                     _EVENT.c.episode_kind == kind,
                     _EVENT.c.episode_id == episode_id,
                     _EVENT.c.child_id == child_id,
-                    _EVENT.c.voided_by.is_(None),
-                    _EVENT.c.event_type != "event_voided",
+                    *LIVE_EVENT,
                 )
             )
         )
@@ -215,7 +204,7 @@ class SqlCaseRepository:
         self, keys: Sequence[EpisodeKey]
     ) -> dict[EpisodeKey, list[EventEnvelope]]:
         found: dict[EpisodeKey, list[EventEnvelope]] = defaultdict(list)
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             rows = await self._session.execute(
                 select(
                     _EVENT.c.episode_kind, _EVENT.c.episode_id, _EVENT.c.child_id, _EVENT.c.body
@@ -223,8 +212,7 @@ class SqlCaseRepository:
                     tuple_(_EVENT.c.episode_kind, _EVENT.c.episode_id, _EVENT.c.child_id).in_(
                         chunk
                     ),
-                    _EVENT.c.voided_by.is_(None),
-                    _EVENT.c.event_type != "event_voided",
+                    *LIVE_EVENT,
                 )
             )
             for kind, episode_id, child_id, body in rows:
@@ -233,7 +221,7 @@ class SqlCaseRepository:
 
     async def save_episodes(self, episodes: Mapping[EpisodeKey, AnyEpisode | None]) -> None:
         keys = list(episodes)
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             await self._session.execute(
                 delete(_EPISODE).where(
                     tuple_(_EPISODE.c.kind, _EPISODE.c.episode_id, _EPISODE.c.child_id).in_(chunk)
@@ -255,7 +243,7 @@ class SqlCaseRepository:
             for (kind, episode_id, child_id), episode in episodes.items()
             if episode is not None
         ]
-        for batch in _chunks(rows):
+        for batch in chunks(rows):
             await self._session.execute(_EPISODE.insert(), batch)
 
     async def record_dead_letter(
@@ -300,10 +288,10 @@ class CaseStore:
         """Every episode, and the recording counts of every live event."""
         async with self._sessions() as session:
             rows = await session.execute(select(_EPISODE.c.kind, _EPISODE.c.state))
-            episodes = [EPISODE_MODELS[kind].model_validate_json(state) for kind, state in rows]
+            episodes = [episode_of(kind, state) for kind, state in rows]
             counts = await session.execute(
                 select(_EVENT.c.team, _EVENT.c.occurred_on, _EVENT.c.recorded_on, func.count())
-                .where(_EVENT.c.voided_by.is_(None), _EVENT.c.event_type != "event_voided")
+                .where(*LIVE_EVENT)
                 .group_by(_EVENT.c.team, _EVENT.c.occurred_on, _EVENT.c.recorded_on)
             )
             recordings = [RecordingCount(*row) for row in counts]
