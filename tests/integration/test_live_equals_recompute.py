@@ -28,6 +28,7 @@ from kpi.domain.recompute import casebook_from_events
 from kpi.migrations import upgrade_to_head
 from kpi.service import record_events, refold, units_touched
 from tests.support.events import event_dict
+from tests.support.history import comparable
 
 pytestmark = pytest.mark.infra
 
@@ -134,16 +135,6 @@ def deliveries(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 def parsed(events: list[dict[str, Any]]) -> list[EventEnvelope]:
     return [parse_event(json.dumps(e)) for e in events]
-
-
-def comparable(evaluation: Evaluation) -> tuple[Any, ...]:
-    return (
-        sorted(evaluation.figures, key=repr),
-        sorted(evaluation.service_figures, key=repr),
-        sorted(evaluation.breaches, key=repr),
-        sorted(evaluation.open_clocks, key=repr),
-        sorted(evaluation.issues, key=repr),
-    )
 
 
 async def live_state(

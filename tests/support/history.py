@@ -361,3 +361,17 @@ def child_details(child: str, when: When, birth_month: str | None) -> EventEnvel
                      team="North", payload=payload)  # fmt: skip
     del raw["episode_id"]  # the contract lets a case system leave it out
     return parse_event(json.dumps(raw))
+
+
+def comparable(evaluation: Evaluation) -> tuple[Any, ...]:
+    """Everything an evaluation says, in an order two evaluations can be compared in."""
+    return (
+        sorted(evaluation.figures, key=repr),
+        sorted(evaluation.service_figures, key=repr),
+        sorted(evaluation.breaches, key=repr),
+        sorted(evaluation.open_clocks, key=repr),
+        sorted(evaluation.issues, key=repr),
+        evaluation.clock_counts,
+        evaluation.breach_counts,
+        evaluation.issue_counts,
+    )

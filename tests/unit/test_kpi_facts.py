@@ -9,7 +9,6 @@ import random
 import statistics
 from collections import Counter
 from datetime import date
-from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -32,7 +31,7 @@ from kpi.domain.facts import (
     unit_facts,
 )
 from kpi.domain.recompute import casebook_from_events
-from tests.support.history import ev
+from tests.support.history import comparable, ev
 
 CONFIG = CouncilConfig(
     council="Facts",
@@ -40,19 +39,6 @@ CONFIG = CouncilConfig(
     services={"Children in need": ["North Assessment", "South Assessment"]},
 )
 POPULATION = 30_000
-
-
-def comparable(evaluation: Evaluation) -> tuple[Any, ...]:
-    return (
-        sorted(evaluation.figures, key=repr),
-        sorted(evaluation.service_figures, key=repr),
-        sorted(evaluation.breaches, key=repr),
-        sorted(evaluation.open_clocks, key=repr),
-        sorted(evaluation.issues, key=repr),
-        evaluation.clock_counts,
-        evaluation.breach_counts,
-        evaluation.issue_counts,
-    )
 
 
 def from_facts(facts: list[UnitFacts], as_at: date) -> Evaluation:
