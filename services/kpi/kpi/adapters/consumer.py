@@ -130,9 +130,8 @@ class RecordApplier:
                 try:
                     event = parse_event(record.value or b"")
                     valid.append((event, record.position))
-                    repo.bodies.setdefault(
-                        (event.event_id, event.revision), (record.value or b"").decode()
-                    )
+                    # valid JSON, so valid UTF-8
+                    repo.received(event, (record.value or b"").decode())
                 except ValidationError as exc:
                     # Ingest validated it, so this is a contract mismatch: keep it, don't block.
                     reason = f"invalid event: {exc}"
@@ -323,15 +322,19 @@ class KafkaEventSource(_Looping):
         try:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=500)
-                for partition, records in batches.items():
-                    dead = await self._applier.apply(
-                        [
-                            RawRecord(KafkaPosition(r.topic, r.partition, r.offset), r.value)
-                            for r in records
-                        ]
-                    )
+                # every partition's records in one transaction: a few round trips per batch,
+                # not per partition (each partition's records stay in their order)
+                records = [
+                    RawRecord(KafkaPosition(r.topic, r.partition, r.offset), r.value)
+                    for rs in batches.values()
+                    for r in rs
+                ]
+                if records:
+                    dead = await self._applier.apply(records)
                     await _send_dead_letters(producer, dead_letter_to, dead)
-                    await consumer.commit({partition: records[-1].offset + 1})
+                    await consumer.commit(
+                        {tp: rs[-1].offset + 1 for tp, rs in batches.items() if rs}
+                    )
                 if time.monotonic() >= next_lag_check:
                     next_lag_check = time.monotonic() + self.LAG_CHECK_SECONDS
                     await self._measure_lag(consumer)

@@ -69,11 +69,22 @@ class SqlCaseRepository:
         self._insert = insert_for(session)
         self._voided_ids: set[str] | None = None
         self.facts = SqlFactRepository(session)
-        # each event's body as received, by (event id, revision): stored as is, not re-encoded
-        self.bodies: dict[tuple[str, int], str] = {}
+        # each event of the batch as received, by (event id, revision): its body is stored as
+        # is, not encoded again, and read back for a fold it is not parsed again
+        self._received: dict[tuple[str, int], tuple[str, EventEnvelope]] = {}
+
+    def received(self, event: EventEnvelope, body: str) -> None:
+        """``event`` was parsed from ``body`` (the first body wins for an id and revision)."""
+        self._received.setdefault((event.event_id, event.revision), (body, event))
 
     def _row(self, event: EventEnvelope, position: KafkaPosition | None) -> dict[str, Any]:
-        return _event_row(event, position, self.bodies.get((event.event_id, event.revision)))
+        held = self._received.get((event.event_id, event.revision))
+        return _event_row(event, position, held[0] if held is not None else None)
+
+    def _parsed(self, event_id: str, revision: int, body: str) -> EventEnvelope:
+        """The stored body as an event: the one parsed on receipt when it is that body."""
+        held = self._received.get((event_id, revision))
+        return held[1] if held is not None and held[0] == body else parse_event(body)
 
     async def _pending_voids(self) -> set[str]:
         """Ids named by a void, read once per transaction: voids are rare, events many."""
@@ -207,7 +218,12 @@ class SqlCaseRepository:
         for chunk in chunks(keys):
             rows = await self._session.execute(
                 select(
-                    _EVENT.c.episode_kind, _EVENT.c.episode_id, _EVENT.c.child_id, _EVENT.c.body
+                    _EVENT.c.episode_kind,
+                    _EVENT.c.episode_id,
+                    _EVENT.c.child_id,
+                    _EVENT.c.event_id,
+                    _EVENT.c.revision,
+                    _EVENT.c.body,
                 ).where(
                     tuple_(_EVENT.c.episode_kind, _EVENT.c.episode_id, _EVENT.c.child_id).in_(
                         chunk
@@ -215,8 +231,8 @@ class SqlCaseRepository:
                     *LIVE_EVENT,
                 )
             )
-            for kind, episode_id, child_id, body in rows:
-                found[(kind, episode_id, child_id)].append(parse_event(body))
+            for kind, episode_id, child_id, event_id, revision, body in rows:
+                found[(kind, episode_id, child_id)].append(self._parsed(event_id, revision, body))
         return found
 
     async def save_episodes(self, episodes: Mapping[EpisodeKey, AnyEpisode | None]) -> None:
