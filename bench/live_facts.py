@@ -290,7 +290,12 @@ def write_down(args: argparse.Namespace, result: dict[str, Any]) -> None:
             " applied (ratio) | applied and facts derived (ratio) | event to /metrics |"
             " kept past date | RSS |\n|---|---|---:|---:|---:|---:|---:|---|---|---:|\n"
         )
-    results.write_text(text + row)
+    # the row goes under the table's last row, above any notes that follow it
+    table = text.index(header)
+    lines = text[table:].splitlines(keepends=True)
+    last = max(i for i, line in enumerate(lines) if line.startswith("|"))
+    at = table + sum(len(line) for line in lines[: last + 1])
+    results.write_text(text[:at] + row + text[at:])
 
 
 if __name__ == "__main__":
