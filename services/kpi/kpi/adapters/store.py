@@ -236,8 +236,8 @@ class SqlCaseRepository:
         return found
 
     async def save_episodes(self, episodes: Mapping[EpisodeKey, AnyEpisode | None]) -> None:
-        keys = list(episodes)
-        for chunk in chunks(keys):
+        gone = [key for key, episode in episodes.items() if episode is None]
+        for chunk in chunks(gone):
             await self._session.execute(
                 delete(_EPISODE).where(
                     tuple_(_EPISODE.c.kind, _EPISODE.c.episode_id, _EPISODE.c.child_id).in_(chunk)
@@ -259,8 +259,18 @@ class SqlCaseRepository:
             for (kind, episode_id, child_id), episode in episodes.items()
             if episode is not None
         ]
-        for batch in chunks(rows):
-            await self._session.execute(_EPISODE.insert(), batch)
+        if not rows:
+            return
+        # one statement compiled once, many parameter sets: an episode's row replaced in place
+        upsert = self._insert(_EPISODE)
+        columns = ("team", "opened_on", "closed_on", "referral_id", "state", "updated_at")
+        await self._session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[_EPISODE.c.kind, _EPISODE.c.episode_id, _EPISODE.c.child_id],
+                set_={name: upsert.excluded[name] for name in columns},
+            ),
+            rows,
+        )
 
     async def record_dead_letter(
         self, position: KafkaPosition, reason: str, raw: bytes | None
