@@ -21,102 +21,39 @@ import asyncio
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 import uuid
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
+from bench_support import (
+    KAFKA,
+    append_row,
+    baseline,
+    children_in,
+    commit,
+    council_events,
+    fresh_database,
+    percentile,
+    publish,
+    rss_mb,
+    today,
+)
 from casetime.events import LONDON
 from casetime.publishing import ensure_topics
 from casetime.topics import event_topics, topic_for
-from casetime_tools.synthetic import generate, route_event
 from kpi.adapters.consumer import KafkaEventSource
 from kpi.adapters.snapshots import SnapshotRefresher
 from kpi.adapters.store import CaseStore
 from kpi.domain.calendar import england_calendar
 from kpi.domain.council import CouncilConfig
-from kpi.migrations import upgrade_to_head
 from kpi.settings import KpiSettings
 
-ROOT = Path(__file__).resolve().parent.parent
-KAFKA = os.environ.get("CASETIME_BENCH_KAFKA", "127.0.0.1:19092")
-POSTGRES = os.environ.get("CASETIME_BENCH_POSTGRES", "postgres@127.0.0.1:15432")
 AS_AT = date(2025, 3, 31)
 CONFIG = CouncilConfig(council="Bench", population_0_to_17=250_000)
-
-
-def council_events(children_per_year: int) -> list[bytes]:
-    raw = generate(
-        seed=12, start=date(2023, 4, 1), end=date(2025, 4, 1), children_per_year=children_per_year
-    )
-    return [json.dumps(e).encode() for e in raw]
-
-
-async def publish(prefix: str, bodies: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=20, acks="all")
-    await producer.start()
-    try:
-        pending = []
-        episode_services: dict[str, str] = {}
-        for body in bodies:
-            event = json.loads(body)
-            topic = topic_for(route_event(event, episode_services), prefix)
-            pending.append(await producer.send(topic, body, key=event["child_id"].encode()))
-            if len(pending) >= 5_000:
-                await asyncio.gather(*pending)
-                pending.clear()
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-
-
-async def baseline(prefix: str, total: int) -> float:
-    """A plain consumer reading and decoding every event: seconds."""
-    consumer = AIOKafkaConsumer(
-        *event_topics(prefix),
-        bootstrap_servers=KAFKA,
-        group_id=f"{prefix}-baseline",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        started, seen = time.perf_counter(), 0
-        while seen < total:
-            batches = await consumer.getmany(timeout_ms=500, max_records=500)
-            for records in batches.values():
-                for record in records:
-                    json.loads(record.value or b"")
-                seen += len(records)
-        return time.perf_counter() - started
-    finally:
-        await consumer.stop()
-
-
-async def fresh_database() -> str:
-    name = f"casetime_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(f"postgresql://{POSTGRES}/postgres")
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = f"postgresql+asyncpg://{POSTGRES}/{name}"
-    await asyncio.to_thread(upgrade_to_head, url)
-    return url
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def until(condition: Any, every: float = 0.05) -> None:
@@ -191,11 +128,6 @@ async def past_dates(keeper: SnapshotRefresher, repeats: int) -> list[float]:
     return times
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(int(share * len(ordered)), len(ordered) - 1)]
-
-
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     bodies = council_events(args.children_per_year)
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
@@ -239,7 +171,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     async with asyncio.timeout(3_600):
         await until(facts_done, every=0.1)
     facts_seconds = time.perf_counter() - started
-    units = len({json.loads(b)["child_id"] for b in bodies})
+    units = children_in(bodies)
     lags = await freshness(prefix, keeper, args.rate, args.seconds)
     past = await past_dates(keeper, 200)
     rss_after = rss_mb()
@@ -266,12 +198,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def write_down(args: argparse.Namespace, result: dict[str, Any]) -> None:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
+def write_down(result: dict[str, Any]) -> None:
     row = (
-        f"| {datetime.now(LONDON):%Y-%m-%d} | {commit} | {result['events']:,} |"
+        f"| {today()} | {commit()} | {result['events']:,} |"
         f" {result['children']:,} | {result['baseline_ev_s']:,.0f} |"
         f" {result['applied_ev_s']:,.0f} ({result['ratio']:.3f}) |"
         f" {result['with_facts_ev_s']:,.0f} ({result['ratio_with_facts']:.3f}) |"
@@ -279,23 +208,15 @@ def write_down(args: argparse.Namespace, result: dict[str, Any]) -> None:
         f" {result['fresh_p99']:.2f} s | p50 {result['past_p50_ms']:.0f} ms, p99"
         f" {result['past_p99_ms']:.0f} ms | {result['rss_mb']:,.0f} MB |\n"
     )
-    results = ROOT / "bench" / "RESULTS.md"
-    text = results.read_text()
-    header = "## Live facts (`uv run python bench/live_facts.py`)"
-    if header not in text:
-        text += (
-            f"\n{header}\n\nMachine: {platform.machine()}, {os.cpu_count()} cores, Python"
-            f" {platform.python_version()}; Kafka and PostgreSQL from `scripts/infra.sh up`.\n\n"
-            "| date | commit | events | children | baseline: plain consumer | KPI consumer"
-            " applied (ratio) | applied and facts derived (ratio) | event to /metrics |"
-            " kept past date | RSS |\n|---|---|---:|---:|---:|---:|---:|---|---|---:|\n"
-        )
-    # the row goes under the table's last row, above any notes that follow it
-    table = text.index(header)
-    lines = text[table:].splitlines(keepends=True)
-    last = max(i for i, line in enumerate(lines) if line.startswith("|"))
-    at = table + sum(len(line) for line in lines[: last + 1])
-    results.write_text(text[:at] + row + text[at:])
+    append_row(
+        "## Live facts (`uv run python bench/live_facts.py`)",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python"
+        f" {platform.python_version()}; Kafka and PostgreSQL from `scripts/infra.sh up`.\n\n"
+        "| date | commit | events | children | baseline: plain consumer | KPI consumer"
+        " applied (ratio) | applied and facts derived (ratio) | event to /metrics |"
+        " kept past date | RSS |\n|---|---|---:|---:|---:|---:|---:|---|---|---:|\n",
+        row,
+    )
 
 
 if __name__ == "__main__":
@@ -310,5 +231,5 @@ if __name__ == "__main__":
     outcome = asyncio.run(main(parsed))
     print(json.dumps(outcome, indent=2))
     if not parsed.smoke:
-        write_down(parsed, outcome)
+        write_down(outcome)
     sys.exit(0)

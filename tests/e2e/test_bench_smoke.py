@@ -50,3 +50,36 @@ def test_the_live_facts_benchmark_measures_every_row(
     assert figures["baseline_ev_s"] > figures["applied_ev_s"] > 0
     # a smoke writes nothing down
     assert (ROOT / "bench" / "RESULTS.md").read_text() == before
+
+
+def test_the_scale_benchmark_measures_every_size(
+    kafka_bootstrap: str, postgres_server: str, tmp_path: Path
+) -> None:
+    before = (ROOT / "bench" / "RESULTS.md").read_text()
+    plot = tmp_path / "scale.png"
+    out = run_bench(
+        "scale.py",
+        "--smoke",
+        "--plot",
+        str(plot),
+        "--work",
+        str(tmp_path),
+        env={"CASETIME_BENCH_KAFKA": kafka_bootstrap, "CASETIME_BENCH_POSTGRES": postgres_server},
+    )
+    sizes = json.loads(out[out.index("[") :])
+    assert len(sizes) == 2
+    assert sizes[0]["children"] < sizes[1]["children"]
+    assert sizes[0]["events"] < sizes[1]["events"]
+    for size in sizes:
+        # the rebuild replayed every event, then the service derived and served them
+        assert size["rebuild_ev_s"] * size["rebuild_s"] == pytest.approx(size["events"])
+        assert size["facts_s"] > 0
+        assert 0 < size["stall_p99_ms"] <= size["stall_max_ms"]
+        assert size["dropped_out"] == 0
+        assert 0 < size["rss_mb"] <= size["peak_mb"]
+        assert 0 < size["kept_p50_ms"] <= size["kept_p99_ms"]
+        assert 0 < size["not_kept_p50_ms"] <= size["not_kept_p99_ms"]
+        assert size["fresh_n"] == 5
+        assert 0 < size["fresh_p50_s"] <= size["fresh_p99_s"]
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    assert (ROOT / "bench" / "RESULTS.md").read_text() == before
