@@ -202,3 +202,28 @@ def test_live_store_equals_recomputation_from_scratch(
         cohorts += sum(1 for f in reference.figures if f.figure.denominator and f.team != "all")
     # the history is not trivially empty: some team's figure has a cohort
     assert cohorts
+
+
+def test_an_exception_reason_recorded_after_the_proceedings_moves_the_application_breach(
+    migrated_database: str,
+) -> None:
+    """Found by the property test: the reason is recorded against the application's episode,
+    so the application's facts must be derived again when it arrives on its own."""
+    from tests.support import history as h
+
+    # seven events (one batch, then the keeper runs), then the exception reason on its own
+    first = [
+        *h.proceedings("C1", "PROC-C1", "2024-07-04", "2025-02-15"),
+        *(h.referral(f"C{n}", f"REF-C{n}", "2025-01-06") for n in range(2, 7)),
+    ]
+    late = [h.exception_reason("C1", "PROC-C1", "2025-02-19", "PROC-26W", "court_listing")]
+    events = first + late
+    _, live = asyncio.run(live_state(migrated_database, events))
+    reference = evaluate(casebook_from_events(events), _context(AS_AT), CONFIG)
+    reasons = {b.reason for b in live[AS_AT].breaches if b.kpi == "PROC-26W-APPLICATION"}
+    assert reasons == {"court_listing"}
+    assert comparable(live[AS_AT]) == comparable(reference)
+
+
+def _context(as_at: date) -> RuleContext:
+    return RuleContext(as_at, england_calendar(), CONFIG.rule_settings())

@@ -153,11 +153,12 @@ async def apply_event(
 
 def units_touched(keys: set[EpisodeKey]) -> set[str]:
     """The units whose facts the changed episodes feed: each child, and each care
-    proceedings application (its children may sit on other partitions)."""
+    proceedings application (its children may sit on other partitions), including one whose
+    exception reasons changed (they are recorded against the application's episode id)."""
     units = {unit_of_child(child_id) for _, _, child_id in keys}
     units |= {
         unit_of_application(episode_id)
         for kind, episode_id, _ in keys
-        if kind == "care_proceedings"
+        if kind in ("care_proceedings", "exception")
     }
     return units

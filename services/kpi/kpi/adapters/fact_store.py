@@ -126,6 +126,9 @@ class SqlFactRepository:
         if rows:
             await self._session.execute(self._insert(_DIRTY).on_conflict_do_nothing(), rows)
 
+    async def clear_dirty(self) -> None:
+        await self._session.execute(delete(_DIRTY))
+
     async def take_dirty(self, queue: str, limit: int) -> list[str]:
         """Take up to ``limit`` units off the queue (they return to it if the transaction
         fails); on PostgreSQL, units another writer holds are skipped."""
