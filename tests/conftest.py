@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from kpi.migrations import upgrade_to_head
+from tests.support.credentials import Credentials, made_in_thread
 from tests.support.scripts import run_script
 
 PG_PORT = int(os.environ.get("PGPORT", "15432"))
@@ -63,3 +65,17 @@ async def database_url(postgres_server: str) -> AsyncIterator[str]:
 def topic_prefix() -> str:
     """Unique topic names per test, so tests share one broker without seeing each other."""
     return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def access_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A KPI store (embedded SQLite, migrated) holding the tests' credentials."""
+    path = tmp_path_factory.mktemp("access") / "kpi.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def credentials(access_url: str) -> Credentials:
+    return made_in_thread(access_url)

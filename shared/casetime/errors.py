@@ -37,6 +37,22 @@ def error_answer(status_code: int, field: str, reason: str, kind: str) -> JSONRe
     return JSONResponse(status_code=status_code, content=body.model_dump())
 
 
+class RefusedError(Exception):
+    """A request refused before any work: 401, 403 or 429, answered in the error model."""
+
+    def __init__(
+        self, status_code: int, field: str, reason: str, kind: str, headers: dict[str, str]
+    ) -> None:
+        super().__init__(reason)
+        self.status_code, self.field, self.reason, self.kind = status_code, field, reason, kind
+        self.headers = headers
+
+    def answer(self) -> JSONResponse:
+        response = error_answer(self.status_code, self.field, self.reason, self.kind)
+        response.headers.update(self.headers)
+        return response
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error answers an operation gives."""
     why = {
@@ -44,7 +60,9 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "The body is larger than the service accepts.",
         415: "The body is not JSON (Content-Type: application/json).",
         422: "Invalid input: each bad field named, with the reason.",
-        429: "Too many requests.",
+        401: "No credential, or one that is unknown, revoked or expired.",
+        403: "The credential does not allow this (another service, team or kind).",
+        429: "Too many requests for this credential: wait for Retry-After seconds.",
     }
     return {code: {"model": ErrorAnswer, "description": why[code]} for code in codes}
 
@@ -59,6 +77,10 @@ def add_error_handlers(app: FastAPI, rejected: Callable[[], None] = lambda: None
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             content={"detail": describe_errors(exc.errors())},
         )
+
+    @app.exception_handler(RefusedError)
+    async def refused(request: Request, exc: RefusedError) -> JSONResponse:
+        return exc.answer()
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

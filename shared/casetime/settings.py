@@ -50,6 +50,29 @@ class ServiceSettings(KafkaSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the KPI store (its state, the credentials and the audit"
+        " log; the ingest services read the credentials there); unset: SQLite in the data dir.",
+    )
+    # a revoked or rotated-out credential stops working within this long
+    access_refresh_seconds: float = Field(default=2.0, gt=0, le=60)
+    post_rate_per_second: float = Field(
+        default=50.0, gt=0, description="Requests a source key may post each second (burst 2x)."
+    )
+    expensive_rate_per_second: float = Field(
+        default=0.5,
+        gt=0,
+        description="Expensive reads (a past date, a refresh) a token may make each second"
+        " (burst 10).",
+    )
+
+    @property
+    def state_store_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        path = private_file(self.data_dir / "kpi.sqlite3")
+        return f"sqlite+aiosqlite:///{path.resolve()}"
 
 
 class IngestSettings(ServiceSettings):

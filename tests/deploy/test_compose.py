@@ -10,7 +10,6 @@ import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -18,9 +17,12 @@ import yaml
 from fastapi import FastAPI
 
 from casetime.ingest import create_app as create_ingest_app
+from casetime.settings import IngestSettings
 from casetime.topics import INGEST_SERVICES
 from casetime.topics import SERVICES as SERVICE_TABLE
 from kpi.app import create_app as create_kpi_app
+from kpi.settings import KpiSettings
+from tests.support.credentials import Credentials, bearer
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -200,24 +202,46 @@ def test_every_dependency_waits_until_healthy() -> None:
     assert seen >= len(SERVICES) + 1
 
 
-def test_kpi_uses_the_compose_postgres() -> None:
-    assert depends_on("kpi")["postgres"]["condition"] == "service_healthy"
-    url = urlsplit(environment("kpi")["CASETIME_DATABASE_URL"])
+def test_our_services_use_the_compose_postgres_with_no_password_in_the_repository() -> None:
+    """The KPI service keeps its state there; the ingest services check source keys there."""
     pg = environment("postgres")
-    assert url.scheme == "postgresql+asyncpg"
-    assert url.hostname == "postgres"
-    assert url.port == 5432
-    assert url.username == pg["POSTGRES_USER"] == "casetime"
-    assert url.password == pg["POSTGRES_PASSWORD"] == "casetime"
-    assert url.path == f"/{pg['POSTGRES_DB']}" == "/casetime"
-    for name in INGEST:
-        assert "CASETIME_DATABASE_URL" not in environment(name)
+    assert pg["POSTGRES_USER"] == "casetime"
+    assert pg["POSTGRES_DB"] == "casetime"
+    # the password comes from the operator's .env, never from this file
+    assert pg["POSTGRES_PASSWORD"].startswith("${CASETIME_POSTGRES_PASSWORD:?")
+    for name in SERVICES:
+        assert depends_on(name)["postgres"]["condition"] == "service_healthy"
+        url = environment(name)["CASETIME_DATABASE_URL"]
+        assert url.startswith("postgresql+asyncpg://casetime:${CASETIME_POSTGRES_PASSWORD:?")
+        assert url.endswith("}@postgres:5432/casetime")
+
+
+def test_published_ports_are_on_loopback_only() -> None:
+    """A TLS-terminating proxy fronts what must be reached; nothing listens on every interface
+    of the host, and Prometheus, Kafka and PostgreSQL are not published at all."""
+    for name, spec in compose()["services"].items():
+        for entry in spec.get("ports", []):
+            assert str(entry).startswith("127.0.0.1:"), f"{name} publishes {entry}"
+    for name in ("prometheus", "kafka", "postgres"):
+        assert not published_ports(name), name
+
+
+def test_prometheus_scrapes_with_a_reader_token_from_a_secret() -> None:
+    assert service("prometheus")["secrets"] == ["prometheus_token"]
+    secret = compose()["secrets"]["prometheus_token"]["file"]
+    assert secret == "./deploy/secrets/prometheus-token"
+    assert "deploy/secrets/" in (ROOT / ".gitignore").read_text().splitlines()
+    for job in prometheus_config()["scrape_configs"]:
+        assert job["authorization"] == {
+            "type": "Bearer",
+            "credentials_file": "/run/secrets/prometheus_token",
+        }, job["job_name"]
 
 
 def test_host_ports_are_distinct() -> None:
     ports = [port for name in compose()["services"] for port in published_ports(name)]
     assert len(ports) == len(set(ports)), f"a host port is published twice: {sorted(ports)}"
-    assert set(ports) >= {*SERVICES.values(), 9090, 3000}
+    assert set(ports) >= {*SERVICES.values(), 3000}
 
 
 def test_kafka_is_a_single_kraft_node_reachable_as_kafka_9092() -> None:
@@ -250,7 +274,7 @@ def test_kafka_is_a_single_kraft_node_reachable_as_kafka_9092() -> None:
 def test_postgres_is_persistent_and_checked_with_pg_isready() -> None:
     assert service("postgres")["image"] == "postgres:15"
     env = environment("postgres")
-    assert env["POSTGRES_DB"] == env["POSTGRES_USER"] == env["POSTGRES_PASSWORD"] == "casetime"
+    assert env["POSTGRES_DB"] == env["POSTGRES_USER"] == "casetime"
     assert "pg_isready" in " ".join(healthcheck_command("postgres"))
     volumes = [str(v) for v in service("postgres")["volumes"]]
     named = {v.split(":")[0] for v in volumes if v.endswith(":/var/lib/postgresql/data")}
@@ -272,7 +296,6 @@ def test_named_volumes_are_declared() -> None:
 def test_prometheus_and_grafana_mount_the_repository_configuration() -> None:
     prometheus = [str(v) for v in service("prometheus")["volumes"]]
     assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus
-    assert published_ports("prometheus") == [9090]
     assert "/-/ready" in " ".join(healthcheck_command("prometheus"))
 
     grafana = [str(v) for v in service("grafana")["volumes"]]
@@ -360,28 +383,41 @@ def test_prometheus_scrapes_every_service_on_its_metrics_path() -> None:
         assert targets.get(f"{name}:{port}") == METRICS_PATH, f"{name} not scraped at /metrics/"
 
 
-def metrics_app(name: str) -> FastAPI:
-    # Not started (no lifespan): nothing connects to Kafka or PostgreSQL.
-    return create_kpi_app() if name == "kpi" else create_ingest_app(name)
+def metrics_app(name: str, store: str) -> FastAPI:
+    # Not started (no lifespan): nothing connects to Kafka; credentials are read from `store`.
+    if name == "kpi":
+        return create_kpi_app(KpiSettings(database_url=store))
+    return create_ingest_app(name, IngestSettings(database_url=store))
 
 
 @pytest.mark.parametrize("name", SERVICES)
-async def test_the_apps_serve_metrics_on_the_scraped_path(name: str) -> None:
-    """The scrape path is where prometheus_client's mounted ASGI app answers (no redirect)."""
+async def test_the_apps_serve_metrics_on_the_scraped_path(
+    name: str, access_url: str, credentials: Credentials
+) -> None:
+    """The scrape path is where prometheus_client's mounted ASGI app answers (no redirect),
+    to a reader token only."""
     metric = "casetime_kpi_events_total" if name == "kpi" else "casetime_ingest_events_total"
-    transport = httpx.ASGITransport(app=metrics_app(name))
+    transport = httpx.ASGITransport(app=metrics_app(name, access_url))
+    path = scrape_targets_by_service()[name]
     async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
-        response = await client.get(scrape_targets_by_service()[name])
+        refused = await client.get(path)
+        response = await client.get(path, headers=bearer(credentials.board))
+    assert refused.status_code == 401
     assert response.status_code == 200
     assert metric in response.text
 
 
-def test_promtool_accepts_the_prometheus_config() -> None:
+def test_promtool_accepts_the_prometheus_config(tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool not installed (apt-get install prometheus)")
+    # promtool checks that the token file exists: point it at one made here
+    token = tmp_path / "prometheus_token"
+    token.write_text("ct_rd_0123456789ab_" + "x" * 43)
+    config = tmp_path / "prometheus.yml"
+    config.write_text(PROMETHEUS.read_text().replace("/run/secrets/prometheus_token", str(token)))
     result = subprocess.run(
-        [promtool, "check", "config", str(PROMETHEUS)],
+        [promtool, "check", "config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,

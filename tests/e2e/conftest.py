@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from casetime.settings import ServiceSettings
+from kpi.migrations import upgrade_to_head
+from tests.support.credentials import Credentials, made_in_thread, present
 from tests.support.processes import ServiceProcess
 
 INGEST = ("referrals", "assessments", "placements")
@@ -22,6 +25,8 @@ class System:
     topic_prefix: str
     kafka_bootstrap: str | None
     data_dir: Path
+    credentials: Credentials
+    store_url: str
 
     def url(self, service: str) -> str:
         return self.kpi.url if service == "kpi" else self.ingest[service].url
@@ -38,6 +43,9 @@ def casetime_system(
         "CASETIME_TOPIC_PREFIX": topic_prefix,
         "CASETIME_LOG_LEVEL": "INFO",
         "CASETIME_DATA_DIR": str(tmp_path / "embedded"),
+        # the tests post and query hard; the limits have tests of their own (test_access)
+        "CASETIME_POST_RATE_PER_SECOND": "1000",
+        "CASETIME_EXPENSIVE_RATE_PER_SECOND": "1000",
     }
     kafka_bootstrap: str | None = None
     store: dict[str, str] = {}
@@ -45,6 +53,14 @@ def casetime_system(
         kafka_bootstrap = request.getfixturevalue("kafka_bootstrap")
         common["CASETIME_KAFKA_BOOTSTRAP_SERVERS"] = kafka_bootstrap
         store["CASETIME_DATABASE_URL"] = request.getfixturevalue("database_url")
+        common.update(store)  # the ingest services read the credentials there
+    store_url = ServiceSettings(
+        data_dir=tmp_path / "embedded", database_url=store.get("CASETIME_DATABASE_URL")
+    ).state_store_url
+    # the store is made and its credentials with it before any service starts, as an
+    # operator would (`casetime access ...`)
+    upgrade_to_head(store_url)
+    credentials = made_in_thread(store_url)
     kpi_env = {
         **common,
         **store,
@@ -60,7 +76,12 @@ def casetime_system(
         topic_prefix=topic_prefix,
         kafka_bootstrap=kafka_bootstrap,
         data_dir=tmp_path / "embedded",
+        credentials=credentials,
+        store_url=store_url,
     )
+    for ingest in system.ingest.values():
+        present(ingest.url, credentials.source_key, reader=credentials.reader)
+    present(system.kpi.url, credentials.reader)
     processes = [*system.ingest.values(), system.kpi]
     try:
         for process in processes:

@@ -10,7 +10,6 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
-import httpx
 import pytest
 
 from casetime.events import EVENT_TYPES, parse_event
@@ -24,6 +23,7 @@ from kpi.domain.kpis import KPIS
 from kpi.domain.kpis.base import Measure
 from kpi.domain.recompute import casebook_from_events
 from tests.e2e.conftest import System
+from tests.support import credentials as authed
 from tests.support.processes import scrape
 
 pytestmark = [pytest.mark.infra, pytest.mark.e2e]
@@ -49,7 +49,7 @@ def wait_until_applied(system: System, count: int) -> None:
     while scrape(system.kpi.url).get(key, 0) < count:
         assert time.monotonic() < deadline, "events not applied in time"
         time.sleep(0.25)
-    httpx.post(f"{system.kpi.url}/kpis/refresh", timeout=60).raise_for_status()
+    authed.post(f"{system.kpi.url}/kpis/refresh", timeout=60).raise_for_status()
 
 
 def test_query_api_metrics_and_recomputation_agree_for_every_kpi(
@@ -59,12 +59,12 @@ def test_query_api_metrics_and_recomputation_agree_for_every_kpi(
     events = story()
     for event in events:
         url = f"{system.url(service_for(event))}/events"
-        response = httpx.post(url, json=event, timeout=30)
+        response = authed.post(url, json=event, timeout=30)
         assert response.status_code == 202, response.text
     wait_until_applied(system, len(events))
 
     # /kpis (live snapshot) and /metrics agree, row by row, for the council and every team.
-    query = httpx.get(f"{system.kpi.url}/kpis", timeout=60).json()
+    query = authed.get(f"{system.kpi.url}/kpis", timeout=60).json()
     assert query["as_at"] == LIVE_AS_AT.isoformat()
     samples = scrape(system.kpi.url)
     compared = 0
@@ -87,11 +87,11 @@ def test_query_api_metrics_and_recomputation_agree_for_every_kpi(
     assert compared >= len(KPIS) * 4
 
     # Open clocks and breaches: the same counts in the query API and on /metrics.
-    clocks = httpx.get(f"{system.kpi.url}/open-clocks", timeout=60).json()
+    clocks = authed.get(f"{system.kpi.url}/open-clocks", timeout=60).json()
     for count in clocks["counts"]:
         labels = (("kpi", count["kpi"]), ("state", count["state"]), ("team", count["team"]))
         assert samples[("casetime_open_clocks", labels)] == count["count"]
-    breaches = httpx.get(f"{system.kpi.url}/breaches", timeout=60).json()["breaches"]
+    breaches = authed.get(f"{system.kpi.url}/breaches", timeout=60).json()["breaches"]
     per_label = Counter((b["kpi"], b["period"], b["reason"], b["team"]) for b in breaches)
     for (kpi, period, reason, team), n in per_label.items():
         breach = (("kpi", kpi), ("period", period), ("reason", reason), ("team", team))
@@ -105,7 +105,7 @@ def test_query_api_metrics_and_recomputation_agree_for_every_kpi(
         RuleContext(as_at, england_calendar(), config.rule_settings()),
         config,
     )
-    past = httpx.get(
+    past = authed.get(
         f"{system.kpi.url}/kpis", params={"as_at": as_at.isoformat(), "level": "council"}
     ).json()
     live = {(v["kpi"], v["period"]): (v["numerator"], v["denominator"]) for v in past["values"]}

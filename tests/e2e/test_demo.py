@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.credentials import access_command, bearer
 from tests.support.processes import ServiceProcess
 
 pytestmark = [pytest.mark.infra, pytest.mark.e2e]
@@ -39,6 +40,9 @@ def test_demo_once_prints_the_scorecard_the_query_api_serves(tmp_path: Path) -> 
     assert sum(1 for r in rows if r["denominator"]) >= 30
 
     # A KPI service started again over the demo's data answers the same.
+    # The demo printed its credentials; an operator can make more with the command.
+    assert "reader token (figures and every team's lists): ct_rd_" in result.stdout
+    token = access_command({"CASETIME_DATA_DIR": str(data_dir)}, "reader", "a board member")
     kpi = ServiceProcess("kpi", {"CASETIME_DATA_DIR": str(data_dir)}, tmp_path)
     kpi.start()
     try:
@@ -47,6 +51,7 @@ def test_demo_once_prints_the_scorecard_the_query_api_serves(tmp_path: Path) -> 
             f"{kpi.url}/kpis",
             params={"level": "council", "as_at": scorecard["as_at"]},
             timeout=120,
+            headers=bearer(token),
         ).json()["values"]
     finally:
         kpi.stop()

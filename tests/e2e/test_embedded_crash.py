@@ -22,6 +22,7 @@ from kpi.domain.casebook import RuleContext
 from kpi.domain.evaluation import evaluate
 from kpi.domain.recompute import casebook_from_events, latest_revisions
 from tests.e2e.conftest import System
+from tests.support import credentials as authed
 
 pytestmark = [pytest.mark.infra, pytest.mark.e2e]
 
@@ -54,7 +55,7 @@ class Sender(threading.Thread):
             bodies = [e for s, e in batch if s == service]
             while bodies:
                 try:
-                    response = httpx.post(
+                    response = authed.post(
                         f"{self.system.url(service)}/events/batch",
                         json={"events": bodies},
                         timeout=10,
@@ -129,8 +130,8 @@ def test_kill_9_during_ingest_loses_nothing_and_counts_nothing_twice(
     assert accepted_ids <= logged  # nothing acknowledged is missing from the log
     assert stored == expected_revisions  # applied once each, at its latest revision
 
-    httpx.post(f"{system.kpi.url}/kpis/refresh", timeout=120).raise_for_status()
-    live = httpx.get(
+    authed.post(f"{system.kpi.url}/kpis/refresh", timeout=120).raise_for_status()
+    live = authed.get(
         f"{system.kpi.url}/kpis",
         params={"as_at": AS_AT.isoformat(), "level": "council"},
         timeout=120,

@@ -18,6 +18,7 @@ from casetime.examples import example_event
 from casetime.topics import topic_for
 from tests.e2e.conftest import System
 from tests.e2e.test_walking_skeleton import events_applied, wait_for
+from tests.support import credentials as authed
 from tests.support.events import event_dict
 from tests.support.processes import scrape
 
@@ -63,7 +64,7 @@ def _rejected_requests(system: System) -> float:
 
 
 def _post(system: System, body: Any, **kwargs: Any) -> httpx.Response:
-    return httpx.post(f"{system.url('assessments')}/events", json=body, timeout=30, **kwargs)
+    return authed.post(f"{system.url('assessments')}/events", json=body, timeout=30, **kwargs)
 
 
 def test_bad_events_bodies_and_headers_are_refused_and_nothing_stops_the_consumer(
@@ -95,24 +96,24 @@ def test_bad_events_bodies_and_headers_are_refused_and_nothing_stops_the_consume
     before = _rejected_requests(system)
     url = f"{system.url('assessments')}/events"
     cases: list[tuple[str, httpx.Response, int]] = [
-        ("no content type", httpx.post(url, content=json.dumps(_valid(1))), 415),
+        ("no content type", authed.post(url, content=json.dumps(_valid(1))), 415),
         (
             "text/plain",
-            httpx.post(url, content="{}", headers={"content-type": "text/plain"}),
+            authed.post(url, content="{}", headers={"content-type": "text/plain"}),
             415,
         ),
-        ("3 MB", httpx.post(url, json={"pad": "x" * 3_000_000}), 413),
+        ("3 MB", authed.post(url, json={"pad": "x" * 3_000_000}), 413),
         (
             "not JSON",
-            httpx.post(url, content="{nope", headers={"content-type": "application/json"}),
+            authed.post(url, content="{nope", headers={"content-type": "application/json"}),
             422,
         ),
-        ("null", httpx.post(url, content="null", headers=JSON), 422),
-        ("a list", httpx.post(url, content="[]", headers=JSON), 422),
-        ("a string", httpx.post(url, content='"event"', headers=JSON), 422),
+        ("null", authed.post(url, content="null", headers=JSON), 422),
+        ("a list", authed.post(url, content="[]", headers=JSON), 422),
+        ("a string", authed.post(url, content='"event"', headers=JSON), 422),
         (
             "nested 100,000 deep",
-            httpx.post(
+            authed.post(
                 url,
                 content="[" * 100_000 + "]" * 100_000,
                 headers={"content-type": "application/json"},
@@ -121,7 +122,7 @@ def test_bad_events_bodies_and_headers_are_refused_and_nothing_stops_the_consume
         ),
         (
             "not UTF-8",
-            httpx.post(
+            authed.post(
                 url,
                 content=b'{"event_id": "\xff\xfe"}',
                 headers={"content-type": "application/json"},
@@ -179,7 +180,7 @@ def test_poison_on_the_log_is_set_aside_and_the_partition_moves_on(
     wait_for(lambda: events_applied(system, "new") == 1, "the valid event behind the poison")
     dead = scrape(system.kpi.url).get(("casetime_kpi_dead_letters_total", ()), 0)
     assert dead == len(poison)
-    health = httpx.get(f"{system.kpi.url}/readyz", timeout=10)
+    health = authed.get(f"{system.kpi.url}/readyz", timeout=10)
     assert health.status_code == 200, health.text
 
 
@@ -190,13 +191,13 @@ def test_queries_outside_the_calendar_are_refused_and_team_labels_stay_closed(
     kpi = system.kpi.url
     for as_at in ("0001-01-01", "9999-12-31", "1989-12-31", "2101-01-01"):
         for path in ("/kpis", "/open-clocks", "/breaches", "/data-quality"):
-            response = httpx.get(f"{kpi}{path}", params={"as_at": as_at}, timeout=30)
+            response = authed.get(f"{kpi}{path}", params={"as_at": as_at}, timeout=30)
             assert response.status_code == 422, (path, as_at, response.text)
             (error,) = response.json()["detail"]
             assert error["field"] == "as_at"
             assert "1990-01-01" in error["reason"] or "2100-12-31" in error["reason"]
     # the far end of the calendar answers, and fast (no day-by-day counting)
-    response = httpx.get(
+    response = authed.get(
         f"{kpi}/kpis", params={"as_at": "2100-01-01", "kpi": "ASMT-45WD"}, timeout=30
     )
     assert response.status_code == 200, response.text
@@ -207,7 +208,7 @@ def test_queries_outside_the_calendar_are_refused_and_team_labels_stay_closed(
         body = {**_valid(700 + n), "team": team}
         assert _post(system, body).status_code == 202, body
     wait_for(lambda: events_applied(system, "new") == len(made_up), "the made-up teams' events")
-    httpx.post(f"{kpi}/kpis/refresh", timeout=60).raise_for_status()
+    authed.post(f"{kpi}/kpis/refresh", timeout=60).raise_for_status()
     samples = scrape(kpi)
     teams = {
         dict(labels).get("team") for (name, labels) in samples if name == "casetime_kpi_denominator"
@@ -226,6 +227,6 @@ def test_queries_outside_the_calendar_are_refused_and_team_labels_stay_closed(
     }
     assert "unlisted" in teams
     # the names are in the data-quality report, not in labels
-    quality = httpx.get(f"{kpi}/data-quality", params={"check": "unlisted_team"}, timeout=30)
+    quality = authed.get(f"{kpi}/data-quality", params={"check": "unlisted_team"}, timeout=30)
     named = {i["detail"] for i in quality.json()["issues"]}
     assert len(named) == len(made_up)

@@ -3,18 +3,21 @@ one, and the service carries on from it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 
+from casetime.access.store import AccessStore, AuditEntry
 from casetime.examples import example_event
 from casetime.topics import owner_of
 from tests.e2e.conftest import System
+from tests.support import credentials as authed
 from tests.support.events import event_dict
 from tests.support.processes import scrape
 
@@ -48,7 +51,7 @@ def post(system: System, events: list[dict[str, Any]]) -> None:
     for service in ("referrals", "assessments", "placements"):
         mine = [e for e in events if owner_of(e["event_type"]) == service]
         if mine:
-            response = httpx.post(
+            response = authed.post(
                 f"{system.url(service)}/events/batch", json={"events": mine}, timeout=60
             )
             assert response.status_code == 202, response.text
@@ -62,8 +65,8 @@ def applied(system: System) -> float:
 
 
 def council_figures(system: System) -> dict[tuple[str, str], tuple[int, int]]:
-    httpx.post(f"{system.kpi.url}/kpis/refresh", timeout=60).raise_for_status()
-    values = httpx.get(
+    authed.post(f"{system.kpi.url}/kpis/refresh", timeout=60).raise_for_status()
+    values = authed.get(
         f"{system.kpi.url}/kpis", params={"level": "council", "as_at": "2025-12-31"}, timeout=60
     ).json()["values"]
     return {(v["kpi"], v["period"]): (v["numerator"], v["denominator"]) for v in values}
@@ -85,6 +88,8 @@ def test_rebuild_from_the_log_equals_the_live_state_and_the_service_carries_on(
     wait_for(lambda: applied(system) >= len(first))
     before = council_figures(system)
     assert any(d for _, d in before.values())
+    audited = asyncio.run(audit_log(system.store_url))
+    assert [e.action for e in audited].count("post") == 3
 
     env = {**os.environ, **system.kpi.env}
     if system.mode == "embedded":
@@ -116,5 +121,18 @@ def test_rebuild_from_the_log_equals_the_live_state_and_the_service_carries_on(
         )
         for n in range(3)
     ]
+    # the credentials and the audit log are not in the event log: they came with the state,
+    # so the same keys post (above) and read, and the log holds what it held, then more
     post(system, more)
     wait_for(lambda: council_figures(system)[("RATE-CIN", "as_at")][0] == 5 + 3, timeout=60)
+    after = asyncio.run(audit_log(system.store_url))
+    assert after[: len(audited)] == audited
+    assert [e.action for e in after[len(audited) :]] == ["post"]
+
+
+async def audit_log(url: str) -> list[AuditEntry]:
+    store = AccessStore(url)
+    try:
+        return await store.audit_between(datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC))
+    finally:
+        await store.dispose()

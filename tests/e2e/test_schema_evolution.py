@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 
 from casetime.examples import example_event, example_of_version
 from tests.e2e.conftest import System
+from tests.support import credentials as authed
 from tests.support.processes import scrape
 
 pytestmark = [pytest.mark.infra, pytest.mark.e2e]
@@ -22,12 +22,12 @@ def test_version_1_and_2_senders_both_count(casetime_system: System) -> None:
     v1 = dict(example_event("assessment_completed"), event_id="asmt-v1", episode_id="ASMT-1")
     v2 = dict(example_of_version("assessment_completed", 2), event_id="asmt-v2")
     v2["episode_id"] = "ASMT-2"
-    assert httpx.post(f"{system.url('referrals')}/events", json=referral).status_code == 202
+    assert authed.post(f"{system.url('referrals')}/events", json=referral).status_code == 202
     for event in (v1, v2):
-        response = httpx.post(f"{system.url('assessments')}/events", json=event)
+        response = authed.post(f"{system.url('assessments')}/events", json=event)
         assert response.status_code == 202, response.text
     v3 = dict(v2, event_id="asmt-v3", schema_version=3)
-    refused = httpx.post(f"{system.url('assessments')}/events", json=v3)
+    refused = authed.post(f"{system.url('assessments')}/events", json=v3)
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["field"] == "event_type"
     assert "'assessment_completed v2'" in refused.json()["detail"][0]["reason"]
@@ -37,8 +37,8 @@ def test_version_1_and_2_senders_both_count(casetime_system: System) -> None:
     while scrape(system.kpi.url).get(key, 0) < 3:
         assert time.monotonic() < deadline
         time.sleep(0.25)
-    httpx.post(f"{system.kpi.url}/kpis/refresh", timeout=60).raise_for_status()
-    values = httpx.get(
+    authed.post(f"{system.kpi.url}/kpis/refresh", timeout=60).raise_for_status()
+    values = authed.get(
         f"{system.kpi.url}/kpis",
         params={"kpi": "ASMT-45WD", "as_at": "2025-02-28", "period": "month", "level": "council"},
     ).json()["values"]

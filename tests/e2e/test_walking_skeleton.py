@@ -11,13 +11,13 @@ import asyncio
 import time
 from typing import Any
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from casetime.eventlog import EventLog
 from casetime.topics import event_topics
 from tests.e2e.conftest import System
+from tests.support import credentials as authed
 from tests.support.events import event_dict
 from tests.support.processes import kpi_sample, scrape
 
@@ -155,7 +155,7 @@ def wait_for(condition: Any, what: str, timeout: float = 60.0) -> None:
 
 def post_one_by_one(system: System) -> None:
     for service, body in HISTORY:
-        response = httpx.post(f"{system.url(service)}/events", json=body, timeout=30)
+        response = authed.post(f"{system.url(service)}/events", json=body, timeout=30)
         assert response.status_code == 202, response.text
         assert response.json() == {
             "event_id": body["event_id"],
@@ -167,7 +167,7 @@ def post_one_by_one(system: System) -> None:
 def post_again_in_batches(system: System) -> None:
     for service in ("referrals", "assessments", "placements"):
         bodies = [body for s, body in HISTORY if s == service]
-        response = httpx.post(
+        response = authed.post(
             f"{system.url(service)}/events/batch", json={"events": bodies}, timeout=30
         )
         assert response.status_code == 202, response.text
@@ -214,7 +214,7 @@ def test_case_history_through_kafka_gives_the_hand_computed_kpis(
     wait_for(lambda: kpi_figures(system) == expected_figures(), "the expected KPI figures")
     assert kpi_figures(system) == expected_figures()
     # No child identifier ever appears on /metrics.
-    metrics_text = httpx.get(f"{system.kpi.url}/metrics/").text
+    metrics_text = authed.get(f"{system.kpi.url}/metrics/").text
     for _, body in HISTORY:
         assert f'"{body["child_id"]}"' not in metrics_text
         assert f'"{body["episode_id"]}"' not in metrics_text
@@ -222,7 +222,7 @@ def test_case_history_through_kafka_gives_the_hand_computed_kpis(
     # The same events again, as batches this time: accepted, and no figure moves.
     post_again_in_batches(system)
     wait_for(lambda: events_applied(system, "duplicate") == len(HISTORY), "duplicates applied")
-    httpx.post(f"{system.kpi.url}/kpis/refresh", timeout=30).raise_for_status()
+    authed.post(f"{system.kpi.url}/kpis/refresh", timeout=30).raise_for_status()
     assert kpi_figures(system) == expected_figures()
     assert events_applied(system, "new") == len(HISTORY)
 
@@ -230,17 +230,17 @@ def test_case_history_through_kafka_gives_the_hand_computed_kpis(
     before = log_end(system)
     assert sum(before.values()) == 2 * len(HISTORY)
     bad = dict(HISTORY[2][1], event_id="bad-1", payload={"referral_id": "REF-C1", "extra": 1})
-    response = httpx.post(f"{system.url('assessments')}/events", json=bad, timeout=30)
+    response = authed.post(f"{system.url('assessments')}/events", json=bad, timeout=30)
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "payload.extra"
     bad_batch = {"events": [HISTORY[1][1], dict(HISTORY[1][1], occurred_at="yesterday")]}
-    response = httpx.post(f"{system.url('assessments')}/events/batch", json=bad_batch)
+    response = authed.post(f"{system.url('assessments')}/events/batch", json=bad_batch)
     assert response.status_code == 422
     assert response.json()["detail"][0]["field"] == "events.1.occurred_at"
     assert log_end(system) == before
 
     # With partial=true the valid events of a batch are published and the answer names the rest.
-    response = httpx.post(
+    response = authed.post(
         f"{system.url('assessments')}/events/batch", params={"partial": "true"}, json=bad_batch
     )
     assert response.status_code == 202
@@ -252,7 +252,7 @@ def test_case_history_through_kafka_gives_the_hand_computed_kpis(
     assert sum(log_end(system).values()) == sum(before.values()) + 1
 
     # The query API agrees with /metrics.
-    query = httpx.get(f"{system.kpi.url}/kpis", params={"team": "all"}).json()
+    query = authed.get(f"{system.kpi.url}/kpis", params={"team": "all"}).json()
     from_query = {
         (v["kpi"], v["period"], v["team"]): (v["numerator"], v["denominator"])
         for v in query["values"]

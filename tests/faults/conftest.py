@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from kpi.migrations import upgrade_to_head
 from tests.faults.harness import LIVE_AS_AT, FaultSystem
+from tests.support.credentials import Credentials, made_in_thread
 from tests.support.scripts import run_script
 
 MakeSystem = Callable[..., FaultSystem]
@@ -23,6 +25,7 @@ def make_system(
     tmp_path: Path,
 ) -> Iterator[MakeSystem]:
     systems: list[FaultSystem] = []
+    made: list[Credentials] = []
 
     def make(
         ingest: dict[str, str] | None = None, kpi: dict[str, str] | None = None
@@ -32,6 +35,10 @@ def make_system(
             "CASETIME_TOPIC_PREFIX": topic_prefix,
             "CASETIME_LOG_LEVEL": "INFO",
             "CASETIME_DATA_DIR": str(tmp_path / "unused"),
+            # the ingest services read the credentials in the KPI store
+            "CASETIME_DATABASE_URL": database_url,
+            "CASETIME_POST_RATE_PER_SECOND": "1000",
+            "CASETIME_EXPENSIVE_RATE_PER_SECOND": "1000",
         }
         system = FaultSystem(
             topic_prefix=topic_prefix,
@@ -41,7 +48,6 @@ def make_system(
             ingest_env={**common, **(ingest or {})},
             kpi_env={
                 **common,
-                "CASETIME_DATABASE_URL": database_url,
                 "CASETIME_CONSUMER_GROUP": f"{topic_prefix}-kpi",
                 "CASETIME_KPI_AS_AT": LIVE_AS_AT,
                 "CASETIME_KPI_REFRESH_SECONDS": "5",
@@ -51,6 +57,10 @@ def make_system(
             },
         )
         systems.append(system)
+        if not systems[:-1]:  # one store per test: its credentials made once, before any start
+            upgrade_to_head(database_url)
+            made.append(made_in_thread(database_url))
+        system.credentials = made[0]
         system.start()
         return system
 

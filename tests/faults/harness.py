@@ -30,6 +30,8 @@ from kpi.domain.calendar import england_calendar
 from kpi.domain.casebook import RuleContext
 from kpi.domain.evaluation import evaluate
 from kpi.domain.recompute import casebook_from_events
+from tests.support import credentials as authed
+from tests.support.credentials import AUTH, Credentials, present
 from tests.support.processes import ServiceProcess, scrape
 
 INGEST = ("referrals", "assessments", "placements")
@@ -159,8 +161,8 @@ def post_once(client: httpx.Client, url: str, events: Sequence[Event], ledger: L
         response = client.post(f"{url}/events/batch", json={"events": list(events)})
         status = response.status_code
         retry_after = response.headers.get("Retry-After")
-        if status == 422:
-            raise AssertionError(f"sender bug, 422 from {url}: {response.text}")
+        if status in (401, 403, 422):
+            raise AssertionError(f"sender bug, {status} from {url}: {response.text}")
     except httpx.HTTPError:
         status = None
     ledger.record(Attempt(url, sent, time.monotonic(), status, retry_after, len(events)), events)
@@ -220,7 +222,7 @@ class Poster(threading.Thread):
 
     def run(self) -> None:
         try:
-            with httpx.Client(timeout=self.client_timeout) as client:
+            with httpx.Client(timeout=self.client_timeout, auth=AUTH) as client:
                 for service, events in self.batches:
                     post_until_accepted(
                         client,
@@ -257,6 +259,7 @@ class FaultSystem:
     kpi_env: dict[str, str]
     ingest: dict[str, list[ServiceProcess]] = field(default_factory=dict)
     kpi: ServiceProcess | None = None
+    credentials: Credentials | None = None
 
     @property
     def kpi_url(self) -> str:
@@ -268,6 +271,8 @@ class FaultSystem:
 
     def add_ingest(self, service: str) -> ServiceProcess:
         process = ServiceProcess(service, self.ingest_env, self.log_dir)
+        assert self.credentials is not None
+        present(process.url, self.credentials.source_key, reader=self.credentials.reader)
         process.start()
         self.ingest.setdefault(service, []).append(process)
         return process
@@ -276,6 +281,8 @@ class FaultSystem:
         for service in INGEST:
             self.add_ingest(service)
         self.kpi = ServiceProcess("kpi", self.kpi_env, self.log_dir)
+        assert self.credentials is not None
+        present(self.kpi.url, self.credentials.reader)
         self.kpi.start()
         for process in self.processes():
             process.wait_ready()
@@ -368,7 +375,7 @@ def wait_until_applied(system: FaultSystem, ledger: Ledger, timeout: float = 120
 
 
 def council_figures(url: str, as_at: date) -> dict[tuple[str, str], tuple[int, int]]:
-    response = httpx.get(
+    response = authed.get(
         f"{url}/kpis", params={"as_at": as_at.isoformat(), "level": "council"}, timeout=120
     )
     response.raise_for_status()
@@ -398,7 +405,7 @@ def assert_figures_match_recomputation(system: FaultSystem, ledger: Ledger) -> i
     """POST /kpis/refresh, then every KPI and period at the council level, at every check date,
     equals the recomputation from scratch over exactly the accepted events. Returns how many
     figures had a non-zero denominator."""
-    httpx.post(f"{system.kpi_url}/kpis/refresh", timeout=120).raise_for_status()
+    authed.post(f"{system.kpi_url}/kpis/refresh", timeout=120).raise_for_status()
     nonzero = 0
     for as_at in CHECK_DATES:
         live = council_figures(system.kpi_url, as_at)

@@ -29,6 +29,7 @@ from tests.faults.harness import (
     service_for,
     wait_until_applied,
 )
+from tests.support.credentials import AUTH
 
 pytestmark = [pytest.mark.infra]
 
@@ -90,7 +91,7 @@ def test_duplicates_reordering_and_poison_lose_nothing_and_count_nothing_twice(
     stories = [child_story(run, n) for n in range(10)]
     deadline = time.monotonic() + 120
 
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, auth=AUTH) as client:
 
         def post(service: str, events: list[Event]) -> None:
             post_until_accepted(client, lambda: system.urls(service), events, ledger, deadline)
@@ -206,7 +207,7 @@ def test_a_poison_message_with_a_nul_byte_does_not_block_its_partition(
     asyncio.run(
         produce(system.kafka_bootstrap, topic_for("referrals", system.topic_prefix), key, [poison])
     )
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, auth=AUTH) as client:
         for service, events in batches_for([story], 10):
             post_until_accepted(
                 client,

@@ -24,6 +24,7 @@ from tests.faults.harness import (
     stream,
     wait_until_applied,
 )
+from tests.support.credentials import present
 from tests.support.processes import ServiceProcess
 
 pytestmark = [pytest.mark.infra]
@@ -45,6 +46,8 @@ def test_two_kpi_services_in_one_group_one_killed_give_the_figures_of_one(
     first = system.kpi
     (system.log_dir / "second").mkdir()
     second = ServiceProcess("kpi", system.kpi_env, system.log_dir / "second")
+    assert system.credentials is not None
+    present(second.url, system.credentials.reader)
     second.start()
     second.wait_ready(60)
     run = uuid.uuid4().hex[:6]

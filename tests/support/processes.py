@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.credentials import AUTH
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -79,7 +81,7 @@ class ServiceProcess:
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample on a /metrics page, keyed by name and sorted labels."""
-    text = httpx.get(f"{url}/metrics/", timeout=5).text
+    text = httpx.get(f"{url}/metrics/", timeout=5, auth=AUTH).text
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)

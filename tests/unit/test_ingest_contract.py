@@ -13,6 +13,7 @@ from casetime.events import EventEnvelope
 from casetime.examples import example_event
 from casetime.ingest import create_app
 from casetime.settings import IngestSettings
+from tests.support.credentials import Credentials, bearer
 
 
 class InMemoryPublisher:
@@ -39,25 +40,33 @@ def publisher() -> InMemoryPublisher:
     return InMemoryPublisher()
 
 
-def _client(service: str, publisher: InMemoryPublisher) -> Iterator[TestClient]:
-    app = create_app(service, IngestSettings(), publisher=publisher)
-    with TestClient(app) as client:
+def _client(
+    service: str, publisher: InMemoryPublisher, access: Credentials, url: str, **settings: Any
+) -> Iterator[TestClient]:
+    app = create_app(service, IngestSettings(database_url=url, **settings), publisher=publisher)
+    with TestClient(app, headers=bearer(access.source_key)) as client:
         yield client
 
 
 @pytest.fixture
-def referrals(publisher: InMemoryPublisher) -> Iterator[TestClient]:
-    yield from _client("referrals", publisher)
+def referrals(
+    publisher: InMemoryPublisher, credentials: Credentials, access_url: str
+) -> Iterator[TestClient]:
+    yield from _client("referrals", publisher, credentials, access_url)
 
 
 @pytest.fixture
-def assessments(publisher: InMemoryPublisher) -> Iterator[TestClient]:
-    yield from _client("assessments", publisher)
+def assessments(
+    publisher: InMemoryPublisher, credentials: Credentials, access_url: str
+) -> Iterator[TestClient]:
+    yield from _client("assessments", publisher, credentials, access_url)
 
 
 @pytest.fixture
-def placements(publisher: InMemoryPublisher) -> Iterator[TestClient]:
-    yield from _client("placements", publisher)
+def placements(
+    publisher: InMemoryPublisher, credentials: Credentials, access_url: str
+) -> Iterator[TestClient]:
+    yield from _client("placements", publisher, credentials, access_url)
 
 
 def _posted(client: TestClient, body: dict[str, Any]) -> Any:
@@ -182,9 +191,13 @@ def test_ids_that_are_not_pseudonymous_are_refused(
     assert len(publisher.published) == 1
 
 
-def test_the_councils_own_id_pattern_is_refused(publisher: InMemoryPublisher) -> None:
-    settings = IngestSettings(refused_id_pattern=r"P\d{6}")
-    with TestClient(create_app("referrals", settings, publisher=publisher)) as client:
+def test_the_councils_own_id_pattern_is_refused(
+    publisher: InMemoryPublisher, credentials: Credentials, access_url: str
+) -> None:
+    pattern = r"P\d{6}"
+    for client in _client(
+        "referrals", publisher, credentials, access_url, refused_id_pattern=pattern
+    ):
         response = _posted(client, {**example_event("referral_received"), "child_id": "P123456"})
         assert response.status_code == 422
         assert [e["field"] for e in response.json()["detail"]] == ["child_id"]

@@ -5,6 +5,7 @@ casetime demo [--once]      start the system (embedded), post a year of a synthe
 casetime generate FILE      write a synthetic council's events to a JSON-lines file
 casetime post FILE          post a JSON-lines file of events to the ingest services
 casetime kpis [--as-at D]   print the scorecard from a running KPI service
+casetime access ...         source keys, reader tokens and the audit log
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from rich.table import Table
 
 from casetime.events import LONDON
 from casetime.topics import SERVICES as SERVICE_TABLE
+from casetime_tools.access_cli import access, demo_credentials
 from kpi.adapters.metrics import DEAD_LETTERS, EVENTS_APPLIED
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+app.add_typer(access, name="access")
 # a terminal gets its own width; a log file or a pipe gets room for the whole scorecard
 console = Console(width=None if sys.stdout.isatty() else 150)
 
@@ -113,7 +116,7 @@ def _failed(name: str, data_dir: Path) -> int:
 # --- posting -------------------------------------------------------------------------------
 
 
-def post_with_progress(events: list[dict[str, Any]], urls: dict[str, str]) -> int:
+def post_with_progress(events: list[dict[str, Any]], urls: dict[str, str], key: str) -> int:
     from casetime_tools.synthetic import post_events
 
     with Progress(
@@ -125,27 +128,34 @@ def post_with_progress(events: list[dict[str, Any]], urls: dict[str, str]) -> in
     ) as progress:
         task = progress.add_task("posting events", total=len(events))
         report = asyncio.run(
-            post_events(events, urls, on_progress=lambda n: progress.advance(task, n))
+            post_events(
+                events, urls, on_progress=lambda n: progress.advance(task, n), source_key=key
+            )
         )
     return sum(report.accepted.values())
 
 
-def wait_until_applied(url: str, count: int, timeout: float = 600) -> None:
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def wait_until_applied(url: str, count: int, token: str, timeout: float = 600) -> None:
     """Until the KPI service has taken every posted event off the log."""
     deadline = time.monotonic() + timeout
     with console.status("the KPI service is applying the events..."):
         while time.monotonic() < deadline:
-            if applied(url) >= count:
-                httpx.post(f"{url}/kpis/refresh", timeout=120).raise_for_status()
+            if applied(url, token) >= count:
+                answer = httpx.post(f"{url}/kpis/refresh", timeout=120, headers=_bearer(token))
+                answer.raise_for_status()
                 return
             time.sleep(0.5)
     raise typer.Exit(1)
 
 
-def applied(url: str) -> int:
+def applied(url: str, token: str) -> int:
     from prometheus_client.parser import text_string_to_metric_families
 
-    text = httpx.get(f"{url}/metrics/", timeout=10).text
+    text = httpx.get(f"{url}/metrics/", timeout=10, headers=_bearer(token)).text
     return int(
         sum(
             sample.value
@@ -159,11 +169,14 @@ def applied(url: str) -> int:
 # --- the scorecard -------------------------------------------------------------------------
 
 
-def fetch_scorecard(url: str, as_at: date | None = None) -> dict[str, Any]:
+def fetch_scorecard(url: str, token: str, as_at: date | None = None) -> dict[str, Any]:
     params: dict[str, str] = {"level": "council"}
     if as_at is not None:
         params["as_at"] = as_at.isoformat()
-    response = httpx.get(f"{url}/kpis", params=params, timeout=300)
+    response = httpx.get(f"{url}/kpis", params=params, timeout=300, headers=_bearer(token))
+    if response.status_code in (401, 403):
+        console.print(f"[red]{response.json()['detail'][0]['reason']}[/red]")
+        raise typer.Exit(2)
     response.raise_for_status()
     body: dict[str, Any] = response.json()
     body["values"] = [v for v in body["values"] if v["period"] in SCORECARD_PERIODS]
@@ -254,21 +267,24 @@ def demo(
             )
         )
     console.print(f"generated {len(events):,} events for a {size} council (seed {seed})")
+    demo_keys = demo_credentials(data_dir)
     console.print("starting the four services (embedded mode)...")
     with running_services(data_dir):
         try:
-            accepted = post_with_progress(events, ingest_urls())
-            wait_until_applied(kpi_url(), accepted)
-            scorecard = fetch_scorecard(kpi_url())
+            accepted = post_with_progress(events, ingest_urls(), demo_keys.source_key)
+            wait_until_applied(kpi_url(), accepted, demo_keys.reader)
+            scorecard = fetch_scorecard(kpi_url(), demo_keys.reader)
             print_scorecard(scorecard)
             if scorecard_json is not None:
                 scorecard_json.write_text(json.dumps(scorecard, indent=1))
             console.print(f"ready in {time.monotonic() - started:.0f} s")
+            demo_keys.explain(console, kpi_url())
             if once:
                 return
             for name, port in SERVICES.items():
                 console.print(f"  {name:<12} http://127.0.0.1:{port}/docs")
-            console.print(f"  metrics      {kpi_url()}/metrics/\n  Ctrl-C stops the services.")
+            console.print(f"  metrics      {kpi_url()}/metrics/")
+            console.print("  Ctrl-C stops the services.")
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
@@ -300,28 +316,34 @@ def generate_file(
     console.print(f"wrote {count:,} events to {out}")
 
 
+KEY_HELP = "The source key (`casetime access source`)."
+TOKEN_HELP = "A reader token (`casetime access reader`)."
+
+
 @app.command()
 def post(
     file: Annotated[Path, typer.Argument(help="A JSON-lines file of events.", exists=True)],
+    key: Annotated[str, typer.Option(envvar="CASETIME_SOURCE_KEY", help=KEY_HELP)],
     host: Annotated[str, typer.Option(help="Where the ingest services run.")] = "127.0.0.1",
 ) -> None:
     """Post a file of events to the ingest services, as a case system would."""
     from casetime_tools.synthetic import read_jsonl
 
     events = list(read_jsonl(file))
-    accepted = post_with_progress(events, ingest_urls(host))
+    accepted = post_with_progress(events, ingest_urls(host), key)
     console.print(f"{accepted:,} events accepted")
 
 
 @app.command()
 def kpis(
+    token: Annotated[str, typer.Option(envvar="CASETIME_READER_TOKEN", help=TOKEN_HELP)],
     as_at: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Show KPIs as at this date.")
     ] = None,
     host: Annotated[str, typer.Option(help="Where the KPI service runs.")] = "127.0.0.1",
 ) -> None:
     """Print the KPI scorecard from a running KPI service."""
-    print_scorecard(fetch_scorecard(kpi_url(host), as_at.date() if as_at else None))
+    print_scorecard(fetch_scorecard(kpi_url(host), token, as_at.date() if as_at else None))
 
 
 def main() -> None:

@@ -1368,7 +1368,7 @@ class _Poster:
                 self.report.retries += 1
                 await asyncio.sleep(min(0.5 * 2**attempt, 10.0))
                 continue
-            if response.status_code == 503 and attempt < self.max_retries:
+            if response.status_code in (429, 503) and attempt < self.max_retries:
                 attempt += 1
                 self.report.retries += 1
                 await asyncio.sleep(_retry_after(response.headers.get("Retry-After"), 1.0))
@@ -1426,15 +1426,17 @@ async def post_events(
     max_retries: int = 8,
     request_timeout: float = 60.0,
     transport: httpx.AsyncBaseTransport | None = None,
+    source_key: str | None = None,
 ) -> PostReport:
     """POST events in batches to ``{urls[service]}/events/batch``, each to its service
     (``route_event``).
 
     Each service's events are split into ``concurrency`` lanes by child, and each lane posts its
     batches one after another, so a child's events reach a service in order; at most
-    ``concurrency`` requests are in flight. A 503 is retried after its Retry-After (at most
+    ``concurrency`` requests are in flight. A 503 or 429 is retried after its Retry-After (at most
     ``max_retries`` times, as are connection errors); any other non-2xx answer raises
     ``PostError`` with the response text. ``on_progress`` gets the count of each accepted batch.
+    ``source_key`` is the case system's key (``casetime access source``).
     """
     import httpx
 
@@ -1444,7 +1446,10 @@ async def post_events(
         raise ValueError("concurrency must be at least 1")
     report = PostReport(accepted={service: 0 for service in urls})
     began = time.perf_counter()
-    async with httpx.AsyncClient(transport=transport, timeout=request_timeout) as client:
+    headers = {"Authorization": f"Bearer {source_key}"} if source_key else {}
+    async with httpx.AsyncClient(
+        transport=transport, timeout=request_timeout, headers=headers
+    ) as client:
         gate = asyncio.Semaphore(concurrency)
         poster = _Poster(client, urls, report, gate, max_retries, on_progress)
         try:

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, make_asgi_app
 
+from casetime.access.gate import Gate, ReadersOnly
 from casetime.errors import add_error_handlers
 from kpi.adapters.consumer import event_source
 from kpi.adapters.council_file import load_council_config
@@ -40,7 +41,13 @@ def _runtime(settings: KpiSettings) -> Runtime:
         backlog=lambda: consumer.stats.total_lag,
     )
     consumer.stats.on_applied = refresher.wake.set
-    return Runtime(settings, config, store, consumer, refresher)
+    gate = Gate.of(
+        settings.state_store_url,
+        settings.post_rate_per_second,
+        settings.expensive_rate_per_second,
+        settings.access_refresh_seconds,
+    )
+    return Runtime(settings, config, store, consumer, refresher, gate)
 
 
 def _metrics(runtime: Runtime) -> CollectorRegistry:
@@ -75,6 +82,7 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
         await runtime.consumer.stop()
         await runtime.refresher.stop()
         await runtime.store.dispose()
+        await runtime.gate.close()
         log.info("KPI service stopped")
 
     app = FastAPI(
@@ -83,7 +91,9 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.mount("/metrics", make_asgi_app(registry=_metrics(runtime)))
+    app.mount(
+        "/metrics", ReadersOnly(make_asgi_app(registry=_metrics(runtime)), lambda: runtime.gate)
+    )
     add_error_handlers(app)
     for module in (health, figures, open_clocks, breaches, data_quality):
         app.include_router(module.router)

@@ -23,6 +23,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.engine import make_url
 
+from casetime.access.store import carry_access
 from casetime.eventlog import EventLog
 from casetime.events import LONDON
 from casetime.topics import event_topics
@@ -178,7 +179,12 @@ async def rebuild_postgres(settings: KpiSettings, progress: Progress) -> Rebuild
         await fresh_store.dispose()
     differing = await _differing_from_live(rebuilt, settings)
 
+    # the credentials and the audit log are not in the event log: they move with the state,
+    # before the switch (so no key stops working) and again after it (what the switch raced)
+    carried = await carry_access(settings.state_store_url, fresh_url)
     await _switch_databases(admin_dsn, live, fresh, retired)
+    retired_url = live_url.set(database=retired).render_as_string(hide_password=False)
+    await carry_access(retired_url, settings.state_store_url, carried)
     # what arrived between the replay's end and the switch, now into the renamed database
     switched = CaseStore(settings.state_store_url)
     try:
@@ -216,6 +222,7 @@ async def rebuild_embedded(settings: KpiSettings, progress: Progress) -> Rebuild
         event_log.close()
         await store.dispose()
     differing = await _differing_from_live(rebuilt, settings)
+    await carry_access(settings.state_store_url, fresh_url)
     retired = live_path.with_suffix(f".before-rebuild-{int(time.time())}.sqlite3")
     await asyncio.to_thread(_swap_files, live_path, fresh_path, retired)
     # the live consumer's position in the log carries on from where the rebuild stopped

@@ -7,16 +7,12 @@ from pathlib import Path
 
 from pydantic import Field
 
-from casetime.settings import ServiceSettings, private_file
+from casetime.settings import ServiceSettings
 from casetime.topics import SERVICES
 
 
 class KpiSettings(ServiceSettings):
     port: int = Field(default=SERVICES["kpi"].port, ge=1, le=65535)
-    database_url: str | None = Field(
-        default=None,
-        description="SQLAlchemy URL of the KPI state store; unset: SQLite in the data dir.",
-    )
     consumer_group: str = "casetime-kpi"
     # Small in tests so a restarted consumer rejoins quickly; Kafka's default is 45 s.
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
@@ -32,10 +28,3 @@ class KpiSettings(ServiceSettings):
     migrate_on_start: bool = True
     # a query for a past date stops after this long (503 with Retry-After)
     query_budget_seconds: float = Field(default=10.0, gt=0, le=300)
-
-    @property
-    def state_store_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        path = private_file(self.data_dir / "kpi.sqlite3")
-        return f"sqlite+aiosqlite:///{path.resolve()}"

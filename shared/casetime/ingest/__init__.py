@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 from pydantic import TypeAdapter
 
+from casetime.access.gate import Gate, ReadersOnly
 from casetime.errors import add_error_handlers
 from casetime.eventlog import EmbeddedPublisher
 from casetime.events import CONTRACT_VERSION, VERSIONED_MODELS, event_union
@@ -44,8 +45,15 @@ def create_app(
     service: str,
     settings: IngestSettings | None = None,
     publisher: EventPublisher | None = None,
+    gate: Gate | None = None,
 ) -> FastAPI:
     settings = settings or IngestSettings()
+    the_gate = gate or Gate.of(
+        settings.state_store_url,
+        settings.post_rate_per_second,
+        settings.expensive_rate_per_second,
+        settings.access_refresh_seconds,
+    )
     topic = topic_for(service, settings.topic_prefix)
     if publisher is None:
         publisher = (
@@ -58,7 +66,9 @@ def create_app(
     # Built at run time from the ownership table, so each service's OpenAPI lists its own types.
     types = accepted_types(service)
     event_body: Any = event_union(types)
-    ingest = Ingest(service, topic, settings, the_publisher, metrics, TypeAdapter(event_body))
+    ingest = Ingest(
+        service, topic, settings, the_publisher, metrics, TypeAdapter(event_body), the_gate
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +76,7 @@ def create_app(
         log.info("%s ingest publishing to %s", service, topic)
         yield
         await the_publisher.stop()
+        await the_gate.close()
         log.info("%s ingest stopped", service)
 
     app = FastAPI(
@@ -75,9 +86,9 @@ def create_app(
         f"to the Kafka topic {topic}.",
         lifespan=lifespan,
     )
-    app.mount("/metrics", make_asgi_app(registry=metrics.registry))
+    app.mount("/metrics", ReadersOnly(make_asgi_app(registry=metrics.registry), lambda: the_gate))
     add_error_handlers(app, metrics.rejected)
     app.add_middleware(GuardedBodies, max_bytes=settings.max_body_bytes, on_reject=metrics.rejected)
     app.include_router(event_routes(ingest, event_body, _examples(types)))
-    app.include_router(health_routes(the_publisher))
+    app.include_router(health_routes(the_publisher, the_gate))
     return app

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import TypeAdapter, ValidationError
 
+from casetime.access.credentials import Credential
+from casetime.access.gate import REFUSALS, Bearer, Gate
 from casetime.errors import FieldError, describe_errors, error_responses
 from casetime.events import EventEnvelope
 from casetime.ingest.door import (
@@ -52,6 +54,12 @@ class IngestMetrics:
             registry=self.registry,
         )
 
+        self.audit_failures_total = Counter(
+            "casetime_ingest_audit_failures_total",
+            "Accepted posts whose audit entry could not be written (each logged in full).",
+            registry=self.registry,
+        )
+
     def rejected(self) -> None:
         self.requests_rejected_total.labels(self.service).inc()
 
@@ -66,9 +74,14 @@ class Ingest:
     publisher: EventPublisher
     metrics: IngestMetrics
     events: TypeAdapter[EventEnvelope]
+    gate: Gate
 
-    async def _publish(self, events: list[EventEnvelope]) -> JSONResponse | None:
-        """None once published; else the 503 to answer (nothing was accepted)."""
+    async def _publish(
+        self, events: list[EventEnvelope], source: Credential
+    ) -> JSONResponse | None:
+        """None once published; else the 503 to answer (nothing was accepted). The source
+        key's name is stamped on every event, over what the sender wrote."""
+        events = [e.model_copy(update={"source_system": source.name}) for e in events]
         try:
             await self.publisher.publish(self.topic, events)
         except PublishUnavailableError as exc:
@@ -80,14 +93,24 @@ class Ingest:
                 headers={"Retry-After": RETRY_AFTER_SECONDS},
             )
         self.metrics.events_total.labels(self.service, "accepted").inc(len(events))
+        await self._audit_post(source, events)
         return None
 
-    async def accept_one(self, event: EventEnvelope) -> Any:
+    async def _audit_post(self, source: Credential, events: list[EventEnvelope]) -> None:
+        ids = [e.event_id for e in events]
+        try:
+            await self.gate.audit(source, "post", {"service": self.service, "event_ids": ids})
+        except Exception:
+            # the events are in the log already: accepted, and the gap is loud
+            self.metrics.audit_failures_total.inc()
+            log.exception("audit entry not written: key %s posted %s", source.id, ids)
+
+    async def accept_one(self, event: EventEnvelope, source: Credential) -> Any:
         errors = implausible(event, self.settings, datetime.now(UTC))
         if errors:
             self.metrics.rejected()
             return JSONResponse(status_code=422, content={"detail": errors})
-        return await self._publish([event]) or Accepted(
+        return await self._publish([event], source) or Accepted(
             event_id=event.event_id, revision=event.revision
         )
 
@@ -110,7 +133,7 @@ class Ingest:
                 valid.append(event)
         return valid, rejected
 
-    async def accept_batch(self, items: list[Any], partial: bool) -> Any:
+    async def accept_batch(self, items: list[Any], partial: bool, source: Credential) -> Any:
         valid, rejected = self._check(items)
         if rejected and (not partial or not valid):
             self.metrics.rejected()
@@ -121,7 +144,7 @@ class Ingest:
             ]
             body = BatchRejected(detail=detail, rejected=rejected)
             return JSONResponse(status_code=422, content=body.model_dump())
-        unavailable = await self._publish(valid)
+        unavailable = await self._publish(valid, source)
         if unavailable is not None:
             return unavailable
         accepted = [Accepted(event_id=e.event_id, revision=e.revision) for e in valid]
@@ -130,17 +153,24 @@ class Ingest:
 
 def event_routes(ingest: Ingest, event_body: Any, examples: dict[str, Any]) -> APIRouter:
     """POST /events and /events/batch; ``event_body`` is the union of this service's types."""
+
+    async def source_key(request: Request, _: Bearer) -> Credential:
+        return await ingest.gate.source_for(request.headers, ingest.service)
+
     router = APIRouter()
+    source_of_request = Annotated[Credential, Depends(source_key)]
 
     @router.post(
         "/events",
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
-        responses={**error_responses(413, 415, 422), 503: {"model": Unavailable}},
+        responses={**error_responses(413, 415, 422), **REFUSALS, 503: {"model": Unavailable}},
         summary="Post one event",
     )
-    async def post_event(event: Annotated[event_body, Body(openapi_examples=examples)]) -> Any:
-        return await ingest.accept_one(event)
+    async def post_event(
+        source: source_of_request, event: Annotated[event_body, Body(openapi_examples=examples)]
+    ) -> Any:
+        return await ingest.accept_one(event, source)
 
     @router.post(
         "/events/batch",
@@ -148,6 +178,7 @@ def event_routes(ingest: Ingest, event_body: Any, examples: dict[str, Any]) -> A
         response_model=BatchAccepted,
         responses={
             **error_responses(413, 415),
+            **REFUSALS,
             422: {"model": BatchRejected, "description": "Events rejected, each named."},
             503: {"model": Unavailable},
         },
@@ -157,27 +188,33 @@ def event_routes(ingest: Ingest, event_body: Any, examples: dict[str, Any]) -> A
         "are published and the answer lists both.",
     )
     async def post_batch(
+        source: source_of_request,
         batch: RawBatch,
         partial: Annotated[bool, Query(description="Publish the valid events only.")] = False,
     ) -> Any:
-        return await ingest.accept_batch(batch.events, partial)
+        return await ingest.accept_batch(batch.events, partial, source)
 
     return router
 
 
-def health_routes(publisher: EventPublisher) -> APIRouter:
+def health_routes(publisher: EventPublisher, gate: Gate) -> APIRouter:
     router = APIRouter()
 
     @router.get("/healthz", summary="The process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Kafka is reachable")
+    @router.get("/readyz", summary="The event log is reachable and credentials can be checked")
     async def readyz(response: Response) -> dict[str, str]:
-        if await publisher.ready():
+        problem = None
+        if not await publisher.ready():
+            problem = "kafka unreachable"
+        elif not await gate.ready():
+            problem = "credentials unreadable"
+        if problem is None:
             return {"status": "ready"}
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS
-        return {"status": "kafka unreachable"}
+        return {"status": problem}
 
     return router

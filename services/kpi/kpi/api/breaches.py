@@ -8,7 +8,7 @@ from datetime import date
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from kpi.api.deps import QUERY_ERRORS, AsAt, KpiId, Service, Team
+from kpi.api.deps import QUERY_ERRORS, AsAt, KpiId, ListReader, Service, Team, audit_read
 from kpi.domain.evaluation import Breach
 
 router = APIRouter()
@@ -29,6 +29,7 @@ class BreachesOut(BaseModel):
 async def breaches(
     service: Service,
     request: Request,
+    reader: ListReader,
     as_at: AsAt = None,
     kpi: KpiId = None,
     team: Team = None,
@@ -43,7 +44,9 @@ async def breaches(
         and (team in (None, "all") or b.team == team)
         and (period is None or b.period == period)
         and (reason is None or b.reason == reason)
+        and reader.sees_team(b.team)
     ]
+    await audit_read(service, reader, request, len(chosen), {b.team for b in chosen})
     return BreachesOut(
         as_at=evaluation.as_at,
         by_reason=dict(sorted(Counter(b.reason for b in chosen).items())),

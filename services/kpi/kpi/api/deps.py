@@ -9,6 +9,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, status
 
+from casetime.access.credentials import Credential
+from casetime.access.gate import EXPENSIVE, REFUSALS, Bearer, Gate, forbidden
 from casetime.errors import error_responses
 from kpi.adapters.consumer import EventSource
 from kpi.adapters.snapshots import QueryRefusedError, SnapshotRefresher
@@ -28,6 +30,7 @@ class Runtime:
     store: CaseStore
     consumer: EventSource
     refresher: SnapshotRefresher
+    gate: Gate
 
     async def evaluation_at(
         self, as_at: date | None, request: Request, lists: bool = False
@@ -61,6 +64,56 @@ def _runtime(request: Request) -> Runtime:
 
 
 Service = Annotated[Runtime, Depends(_runtime)]
+
+
+async def _reader(request: Request, runtime: Service, _: Bearer) -> Credential:
+    """Any reader token (a board token too); a past date or a refresh costs a full
+    evaluation, so those are rate-limited."""
+    credential = await runtime.gate.reader(request.headers)
+    if "as_at" in request.query_params or request.method == "POST":
+        runtime.gate.limit(credential, EXPENSIVE)
+    return credential
+
+
+async def _list_reader(
+    request: Request, reader: Annotated[Credential, Depends(_reader)]
+) -> Credential:
+    """A reader token scoped to teams: child-level rows are for those who work with them."""
+    if not reader.sees_lists:
+        raise forbidden("this token sees aggregate figures only, not child-level lists")
+    team = request.query_params.get("team")
+    if team not in (None, "all") and not reader.sees_team(team):
+        raise forbidden(f"this token does not see team {team!r}")
+    return reader
+
+
+Reader = Annotated[Credential, Depends(_reader)]
+ListReader = Annotated[Credential, Depends(_list_reader)]
+
+
+async def audit_read(
+    runtime: Runtime, reader: Credential, request: Request, rows: int, teams: set[str]
+) -> None:
+    """A child-level list read, logged before it is answered: no entry, no list."""
+    try:
+        await runtime.gate.audit(
+            reader,
+            "read",
+            {
+                "list": request.url.path,
+                "query": dict(sorted(request.query_params.items())),
+                "rows": rows,
+                "teams": sorted(teams),
+            },
+        )
+    except Exception:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the read cannot be logged now; try again shortly",
+            headers={"Retry-After": "5"},
+        ) from None
+
+
 AsAt = Annotated[
     date | None,
     Query(
@@ -72,4 +125,4 @@ AsAt = Annotated[
 ]
 KpiId = Annotated[str | None, Query(description="Only this KPI id, e.g. ASMT-45WD.")]
 Team = Annotated[str | None, Query(description="Only this team ('all': the council).")]
-QUERY_ERRORS = error_responses(404, 422)
+QUERY_ERRORS = {**error_responses(404, 422), **REFUSALS}

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel
 
-from kpi.api.deps import QUERY_ERRORS, AsAt, KpiId, Service, Team
+from casetime.access.gate import REFUSALS
+from kpi.api.deps import QUERY_ERRORS, AsAt, KpiId, Reader, Service, Team
 from kpi.domain.council import Comparators, CouncilConfig
 from kpi.domain.evaluation import AS_AT as AS_AT_PERIOD
 from kpi.domain.evaluation import Evaluation
@@ -98,6 +99,7 @@ async def _previous_periods(
 async def kpis(
     service: Service,
     request: Request,
+    _: Reader,
     as_at: AsAt = None,
     kpi: KpiId = None,
     team: Team = None,
@@ -123,7 +125,7 @@ async def kpis(
     return KpiValuesOut(council=service.config.council, as_at=evaluation.as_at, values=values)
 
 
-@router.post("/kpis/refresh", summary="Recompute the live snapshot now")
-async def refresh(service: Service) -> dict[str, Any]:
+@router.post("/kpis/refresh", summary="Recompute the live snapshot now", responses=REFUSALS)
+async def refresh(service: Service, _: Reader) -> dict[str, Any]:
     evaluation = await service.refresher.refresh()
     return {"as_at": evaluation.as_at, "seconds": service.refresher.refresh_seconds}

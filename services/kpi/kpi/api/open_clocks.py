@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from kpi.api.deps import QUERY_ERRORS, AsAt, KpiId, Service, Team
+from kpi.api.deps import QUERY_ERRORS, AsAt, KpiId, ListReader, Service, Team, audit_read
 from kpi.domain.evaluation import OpenClockStatus
 
 router = APIRouter()
@@ -61,6 +61,7 @@ class OpenClocksOut(BaseModel):
 async def open_clocks(
     service: Service,
     request: Request,
+    reader: ListReader,
     as_at: AsAt = None,
     kpi: KpiId = None,
     team: Team = None,
@@ -73,7 +74,9 @@ async def open_clocks(
         if (kpi is None or c.clock.kpi == kpi)
         and (team is None or c.clock.team == team)
         and (state is None or c.state == state)
+        and reader.sees_team(c.clock.team)
     ]
+    await audit_read(service, reader, request, len(chosen), {c.clock.team for c in chosen})
     counts = Counter((c.clock.kpi, c.clock.team, c.state.value) for c in chosen)
     return OpenClocksOut(
         as_at=evaluation.as_at,
