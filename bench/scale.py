@@ -417,6 +417,8 @@ def plot(results: list[SizeResult], path: Path) -> None:
     fresh.legend(fontsize=8)
     for axes in (cost, fresh):
         axes.set_xscale("log")
+        axes.minorticks_off()
+        axes.set_xticks(sizes, [f"{size:,}" for size in sizes])
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 

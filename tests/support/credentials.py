@@ -34,9 +34,12 @@ def _origin(url: httpx.URL) -> str:
 def present(base_url: str, token: str, reader: str | None = None) -> None:
     """From now on, requests to ``base_url``'s origin carry ``token``, and its /metrics
     ``reader`` (a reader token) when given."""
-    _BY_ORIGIN[_origin(httpx.URL(base_url))] = token
+    origin = _origin(httpx.URL(base_url))
+    _BY_ORIGIN[origin] = token
+    # ports are reused from test to test: nothing an earlier system registered may linger
+    _READER_BY_ORIGIN.pop(origin, None)
     if reader is not None:
-        _READER_BY_ORIGIN[_origin(httpx.URL(base_url))] = reader
+        _READER_BY_ORIGIN[origin] = reader
 
 
 class ByOrigin(httpx.Auth):

@@ -16,7 +16,6 @@ Scopes:
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -143,10 +142,6 @@ def proves(token: str, credential: Credential) -> bool:
 def fingerprint(token: str) -> bytes:
     """What a verified string is remembered by in memory (never stored, never logged)."""
     return sha256(token.encode()).digest()
-
-
-def same(a: bytes, b: bytes) -> bool:
-    return hmac.compare_digest(a, b)
 
 
 def rotated(old: Credential, now: datetime, grace: timedelta) -> tuple[Credential, Minted]:
