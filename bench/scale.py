@@ -211,14 +211,14 @@ async def derived(client: httpx.AsyncClient) -> float:
 
 
 async def measured_service(
-    client: httpx.AsyncClient, service: Service, prefix: str, fresh_count: int
+    client: httpx.AsyncClient, service: Service, prefix: str, fresh_count: int, repeats: int
 ) -> tuple[float, float, float, list[float], list[float], list[float]]:
     facts_s = await derived(client)
     assert service.process is not None
     rss, peak = rss_mb(service.process.pid), rss_mb(service.process.pid, "VmHWM")
     kept_day = previous_as_at(PeriodKind.MONTH, AS_AT)
-    kept = await timed_gets(client, f"/kpis?as_at={kept_day}", 100)
-    not_kept = await timed_gets(client, f"/kpis?as_at={NOT_KEPT}", 3)
+    kept = await timed_gets(client, f"/kpis?as_at={kept_day}", repeats)
+    not_kept = await timed_gets(client, f"/kpis?as_at={NOT_KEPT}", max(2, repeats // 30))
     lags = await freshness(client, prefix, rate=5, count=fresh_count)
     return facts_s, rss, peak, kept, not_kept, lags
 
@@ -291,7 +291,9 @@ async def freshness(client: httpx.AsyncClient, prefix: str, rate: float, count: 
     return lags
 
 
-async def measure(children_per_year: int, work: Path, fresh_count: int) -> SizeResult:
+async def measure(
+    children_per_year: int, work: Path, fresh_count: int, repeats: int = 100
+) -> SizeResult:
     bodies = council_events(children_per_year)
     events, children = len(bodies), children_in(bodies)
     prefix = f"scale-{uuid.uuid4().hex[:8]}"
@@ -332,7 +334,7 @@ async def measure(children_per_year: int, work: Path, fresh_count: int) -> SizeR
             prober.start()
             try:
                 facts_s, rss, peak, kept, not_kept, lags = await measured_service(
-                    client, service, prefix, fresh_count
+                    client, service, prefix, fresh_count, repeats
                 )
             finally:
                 await prober.stop()
@@ -425,7 +427,7 @@ def plot(results: list[SizeResult], path: Path) -> None:
 
 async def main(args: argparse.Namespace) -> list[SizeResult]:
     work = Path(args.work)
-    return [await measure(size, work, args.fresh) for size in args.children_per_year]
+    return [await measure(size, work, args.fresh, args.repeats) for size in args.children_per_year]
 
 
 if __name__ == "__main__":
@@ -434,10 +436,11 @@ if __name__ == "__main__":
     parser.add_argument("--fresh", type=int, default=50, help="referrals timed for freshness")
     parser.add_argument("--work", default=str(ROOT / ".casetime" / "bench"))
     parser.add_argument("--plot", default=str(PLOT))
+    parser.add_argument("--repeats", type=int, default=100, help="reads of a kept past date")
     parser.add_argument("--smoke", action="store_true")
     parsed = parser.parse_args()
     if parsed.smoke:
-        parsed.children_per_year, parsed.fresh = [40, 80], 5
+        parsed.children_per_year, parsed.fresh, parsed.repeats = [40, 80], 5, 20
     Path(parsed.work).mkdir(parents=True, exist_ok=True)
     outcome = asyncio.run(main(parsed))
     print(json.dumps([asdict(r) for r in outcome], indent=2))

@@ -5,6 +5,7 @@ be."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import UTC, datetime
@@ -12,6 +13,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from casetime.access import admin
+from casetime.access.credentials import ALL_TEAMS
+from casetime.access.store import AccessStore
 from casetime.events import EventEnvelope
 from tests.e2e.conftest import INGEST, System
 from tests.support import history as h
@@ -74,10 +78,10 @@ def test_every_route_needs_the_right_credential(casetime_system: System) -> None
     system = casetime_system
     keys = system.credentials
     env = store_env(system)
-    referrals_only = access_command(env, "source", "Mosaic", "--service=referrals")
-    # a key and a token that worked, then were revoked
-    revoked_key = access_command(env, "source", "Old CMS", *(f"--service={s}" for s in INGEST))
-    revoked_token = access_command(env, "reader", "leaver", "--all-teams")
+    referrals_only = made(system.store_url, "source", "Mosaic", {"referrals"})
+    # a key and a token that worked, then were revoked (by the command)
+    revoked_key = made(system.store_url, "source", "Old CMS", set(INGEST))
+    revoked_token = made(system.store_url, "reader", "leaver", {ALL_TEAMS})
     assert httpx.get(f"{system.kpi.url}/kpis", headers=bearer(revoked_token)).status_code == 200
     for credential in (revoked_key, revoked_token):
         access_command(env, "revoke", credential.split("_")[2])
@@ -101,8 +105,30 @@ def test_every_route_needs_the_right_credential(casetime_system: System) -> None
                 assert f"not to {service}" in reason
 
 
-def test_lists_show_only_the_teams_a_token_may_see(casetime_system: System) -> None:
-    system = casetime_system
+def test_team_lists_rotation_and_the_audit_log(casetime_system: System) -> None:
+    """One system for the three, in order: each looks only at what it did."""
+    lists_show_only_the_teams_a_token_may_see(casetime_system)
+    rotation_keeps_both_keys_for_the_grace_period_then_only_the_new(casetime_system)
+    the_audit_log_holds_exactly_the_posts_and_reads_made(casetime_system)
+
+
+def made(url: str, kind: str, name: str, scope: set[str]) -> str:
+    """A credential made in-process, through the commands' own use cases."""
+
+    async def make() -> str:
+        store = AccessStore(url)
+        try:
+            now = datetime.now(UTC)
+            if kind == "source":
+                return (await admin.create_source_key(store, name, scope, now)).token
+            return (await admin.create_reader_token(store, name, scope, now)).token
+        finally:
+            await store.dispose()
+
+    return asyncio.run(make())
+
+
+def lists_show_only_the_teams_a_token_may_see(system: System) -> None:
     keys = system.credentials
     north = [
         h.referral("C-north-1", "REF-N1", "2025-01-06", team=NORTH),
@@ -170,10 +196,7 @@ def test_lists_show_only_the_teams_a_token_may_see(casetime_system: System) -> N
             assert secret not in log, (process.module, secret)
 
 
-def test_rotation_keeps_both_keys_for_the_grace_period_then_only_the_new(
-    casetime_system: System,
-) -> None:
-    system = casetime_system
+def rotation_keeps_both_keys_for_the_grace_period_then_only_the_new(system: System) -> None:
     env = store_env(system)
     old = access_command(env, "source", "Liquidlogic", "--service=referrals")
     new = access_command(env, "rotate", old.split("_")[2], "--grace-hours=0.0025")  # 9 s
@@ -189,8 +212,7 @@ def test_rotation_keeps_both_keys_for_the_grace_period_then_only_the_new(
     assert httpx.post(url, json=body, headers=bearer(new)).status_code == 202
 
 
-def test_the_audit_log_holds_exactly_the_posts_and_reads_made(casetime_system: System) -> None:
-    system = casetime_system
+def the_audit_log_holds_exactly_the_posts_and_reads_made(system: System) -> None:
     env = store_env(system)
     began = datetime.now(UTC)
     key = access_command(env, "source", "Eclipse", "--service=referrals", "--service=placements")
