@@ -415,7 +415,9 @@ def test_promtool_accepts_the_prometheus_config(tmp_path: Path) -> None:
     token = tmp_path / "prometheus_token"
     token.write_text("ct_rd_0123456789ab_" + "x" * 43)
     config = tmp_path / "prometheus.yml"
-    config.write_text(PROMETHEUS.read_text().replace("/run/secrets/prometheus_token", str(token)))
+    # and at the repository's rules, so that it loads and checks them as Prometheus would
+    text = PROMETHEUS.read_text().replace("/run/secrets/prometheus_token", str(token))
+    config.write_text(text.replace("/etc/prometheus/rules", str(PROMETHEUS.parent / "rules")))
     result = subprocess.run(
         [promtool, "check", "config", str(config)],
         capture_output=True,
@@ -424,6 +426,12 @@ def test_promtool_accepts_the_prometheus_config(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    rules = sum(
+        len(group["rules"])
+        for path in (PROMETHEUS.parent / "rules").glob("*.rules.yml")
+        for group in yaml.safe_load(path.read_text())["groups"]
+    )
+    assert f"SUCCESS: {rules} rules found" in result.stdout + result.stderr
 
 
 # --- Grafana -----------------------------------------------------------------------------------
