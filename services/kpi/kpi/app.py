@@ -41,13 +41,7 @@ def _runtime(settings: KpiSettings) -> Runtime:
         backlog=lambda: consumer.stats.total_lag,
     )
     consumer.stats.on_applied = refresher.wake.set
-    gate = Gate.of(
-        settings.state_store_url,
-        settings.post_rate_per_second,
-        settings.expensive_rate_per_second,
-        settings.access_refresh_seconds,
-    )
-    return Runtime(settings, config, store, consumer, refresher, gate)
+    return Runtime(settings, config, store, consumer, refresher, Gate.of(settings))
 
 
 def _metrics(runtime: Runtime) -> CollectorRegistry:
@@ -91,9 +85,7 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.mount(
-        "/metrics", ReadersOnly(make_asgi_app(registry=_metrics(runtime)), lambda: runtime.gate)
-    )
+    app.mount("/metrics", ReadersOnly(make_asgi_app(registry=_metrics(runtime)), runtime.gate))
     add_error_handlers(app)
     for module in (health, figures, open_clocks, breaches, data_quality):
         app.include_router(module.router)

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import Headers
 
 from casetime.access.credentials import (
     Credential,
@@ -31,6 +32,7 @@ from casetime.access.credentials import (
 from casetime.access.limits import Limit, RateLimiter
 from casetime.access.store import AccessStore, AuditEntry
 from casetime.errors import RefusedError, error_answer, error_responses
+from casetime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +71,20 @@ class Gate:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
-    def of(cls, url: str, post_rate: float, expensive_rate: float, refresh: float) -> Gate:
+    def of(cls, settings: ServiceSettings) -> Gate:
+        """The gate a service's settings describe: its store, limits and refresh period."""
         limits = {
-            POST: Limit(post_rate, max(1, int(post_rate * 2))),
-            EXPENSIVE: Limit(expensive_rate, 10),
+            POST: Limit(
+                settings.post_rate_per_second, max(1, int(settings.post_rate_per_second * 2))
+            ),
+            EXPENSIVE: Limit(settings.expensive_rate_per_second, 10),
             PROOF: Limit(5.0, 20),
         }
-        return cls(AccessStore(url), RateLimiter(limits, time.monotonic), refresh)
+        return cls(
+            AccessStore(settings.state_store_url),
+            RateLimiter(limits, time.monotonic),
+            settings.access_refresh_seconds,
+        )
 
     async def _credentials(self) -> dict[str, Credential]:
         if time.monotonic() >= self._next_load:
@@ -180,16 +189,13 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 class ReadersOnly:
     """An ASGI app (``/metrics``) behind a reader token: Prometheus scrapes with one."""
 
-    def __init__(self, app: ASGIApp, gate: Callable[[], Gate]) -> None:
+    def __init__(self, app: ASGIApp, gate: Gate) -> None:
         self.app, self.gate = app, gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            headers = {
-                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
-            }
             try:
-                await self.gate().reader(headers)
+                await self.gate.reader(Headers(scope=scope))
             except RefusedError as refused:
                 await refused.answer()(scope, receive, send)
                 return

@@ -48,12 +48,7 @@ def create_app(
     gate: Gate | None = None,
 ) -> FastAPI:
     settings = settings or IngestSettings()
-    the_gate = gate or Gate.of(
-        settings.state_store_url,
-        settings.post_rate_per_second,
-        settings.expensive_rate_per_second,
-        settings.access_refresh_seconds,
-    )
+    the_gate = gate or Gate.of(settings)
     topic = topic_for(service, settings.topic_prefix)
     if publisher is None:
         publisher = (
@@ -86,7 +81,7 @@ def create_app(
         f"to the Kafka topic {topic}.",
         lifespan=lifespan,
     )
-    app.mount("/metrics", ReadersOnly(make_asgi_app(registry=metrics.registry), lambda: the_gate))
+    app.mount("/metrics", ReadersOnly(make_asgi_app(registry=metrics.registry), the_gate))
     add_error_handlers(app, metrics.rejected)
     app.add_middleware(GuardedBodies, max_bytes=settings.max_body_bytes, on_reject=metrics.rejected)
     app.include_router(event_routes(ingest, event_body, _examples(types)))

@@ -68,6 +68,11 @@ async def _never() -> bool:
     return False
 
 
+def _reached(generation: FactGenerationRecord, unit: str) -> bool:
+    """Whether the date's facts include ``unit`` yet: built, or its build has passed it."""
+    return generation.built or unit <= generation.cursor
+
+
 def kept_dates(live: date) -> set[date]:
     """The live date and every date its figures are compared with (direction of travel)."""
     return {live} | {previous_as_at(label, live) for label in (AS_AT, *PeriodKind)}
@@ -159,13 +164,11 @@ class SnapshotRefresher:
         async with self._store.transaction() as repo:
             units = await repo.facts.take_dirty(queue, UNITS_PER_TRANSACTION)
             # a unit no date has reached yet is read by its build, not here
-            reached_by_any = [
-                u for u in units if any(g.built or u <= g.cursor for g in generations)
-            ]
+            reached_by_any = [u for u in units if any(_reached(g, u) for g in generations)]
             if reached_by_any:
                 books = await self._read(repo.facts, reached_by_any)
                 for g in generations:
-                    reached = {u: b for u, b in books.items() if g.built or u <= g.cursor}
+                    reached = {u: b for u, b in books.items() if _reached(g, u)}
                     await self._write_at(repo.facts, reached, g.as_at)
         return len(units)
 
