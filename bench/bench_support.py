@@ -9,7 +9,7 @@ import os
 import subprocess
 import time
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -32,6 +32,28 @@ def council_events(children_per_year: int, seed: int = 12) -> list[bytes]:
         seed=seed, start=date(2023, 4, 1), end=date(2025, 4, 1), children_per_year=children_per_year
     )
     return [json.dumps(e).encode() for e in raw]
+
+
+def referral(child: str, received: date) -> bytes:
+    """A new child's referral, received at 09:00 London time: what the freshness runs post."""
+    when = (
+        datetime.combine(received, datetime.min.time(), tzinfo=LONDON) + timedelta(hours=9)
+    ).isoformat()
+    return json.dumps(
+        {
+            "schema_version": 1,
+            "event_id": f"bench-{child}",
+            "event_type": "referral_received",
+            "child_id": child,
+            "episode_id": f"REF-{child}",
+            "team": "North Assessment",
+            "source_system": "bench",
+            "occurred_at": when,
+            "recorded_at": when,
+            "revision": 1,
+            "payload": {"referral_source": "1A"},
+        }
+    ).encode()
 
 
 def children_in(bodies: list[bytes]) -> int:

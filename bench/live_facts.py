@@ -24,7 +24,7 @@ import platform
 import sys
 import time
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -39,10 +39,10 @@ from bench_support import (
     fresh_database,
     percentile,
     publish,
+    referral,
     rss_mb,
     today,
 )
-from casetime.events import LONDON
 from casetime.publishing import ensure_topics
 from casetime.topics import event_topics, topic_for
 from kpi.adapters.consumer import KafkaEventSource
@@ -59,24 +59,6 @@ CONFIG = CouncilConfig(council="Bench", population_0_to_17=250_000)
 async def until(condition: Any, every: float = 0.05) -> None:
     while not await condition():  # noqa: ASYNC110  # polling the service's own counters
         await asyncio.sleep(every)
-
-
-def referral(child: str, when: datetime) -> bytes:
-    return json.dumps(
-        {
-            "schema_version": 1,
-            "event_id": f"bench-{child}",
-            "event_type": "referral_received",
-            "child_id": child,
-            "episode_id": f"REF-{child}",
-            "team": "North Assessment",
-            "source_system": "bench",
-            "occurred_at": when.isoformat(),
-            "recorded_at": when.isoformat(),
-            "revision": 1,
-            "payload": {"referral_source": "1A"},
-        }
-    ).encode()
 
 
 async def freshness(
@@ -103,14 +85,13 @@ async def freshness(
 
     total = int(rate * seconds)
     watcher = asyncio.create_task(watch())
-    when = datetime.combine(AS_AT, datetime.min.time(), tzinfo=LONDON) + timedelta(hours=9)
     started = time.perf_counter()
     try:
         topic = topic_for("referrals", prefix)
         for i in range(total):
             await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
             child = f"F{i}-{uuid.uuid4().hex[:6]}"
-            await producer.send(topic, referral(child, when), key=child.encode())
+            await producer.send(topic, referral(child, AS_AT), key=child.encode())
             published.append(time.perf_counter())
         await asyncio.wait_for(watcher, timeout=120)
     finally:

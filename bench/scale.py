@@ -35,7 +35,7 @@ import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -53,12 +53,12 @@ from bench_support import (
     fresh_database,
     percentile,
     publish,
+    referral,
     rss_mb,
     today,
 )
 from casetime.access.admin import create_reader_token
 from casetime.access.store import AccessStore
-from casetime.events import LONDON
 from casetime.publishing import ensure_topics
 from casetime.topics import event_topics, topic_for
 from kpi.domain.periods import PeriodKind
@@ -249,25 +249,6 @@ async def referrals_counted(client: httpx.AsyncClient) -> int:
     return int(answer.json()["values"][0]["numerator"])
 
 
-def referral(child: str) -> bytes:
-    when = datetime.combine(AS_AT, datetime.min.time(), tzinfo=LONDON) + timedelta(hours=9)
-    return json.dumps(
-        {
-            "schema_version": 1,
-            "event_id": f"bench-{child}",
-            "event_type": "referral_received",
-            "child_id": child,
-            "episode_id": f"REF-{child}",
-            "team": "North Assessment",
-            "source_system": "bench",
-            "occurred_at": when.isoformat(),
-            "recorded_at": when.isoformat(),
-            "revision": 1,
-            "payload": {"referral_source": "1A"},
-        }
-    ).encode()
-
-
 async def freshness(client: httpx.AsyncClient, prefix: str, rate: float, count: int) -> list[float]:
     """Seconds from publishing each referral, one at a time, to /kpis counting it."""
     producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=0, acks="all")
@@ -279,7 +260,7 @@ async def freshness(client: httpx.AsyncClient, prefix: str, rate: float, count: 
             child = f"S{i}-{uuid.uuid4().hex[:6]}"
             started = time.perf_counter()
             await producer.send_and_wait(
-                topic_for("referrals", prefix), referral(child), key=child.encode()
+                topic_for("referrals", prefix), referral(child, AS_AT), key=child.encode()
             )
             async with asyncio.timeout(120):
                 while await referrals_counted(client) <= before:  # noqa: ASYNC110  # polling the service
