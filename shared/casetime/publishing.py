@@ -15,12 +15,30 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    TopicAlreadyExistsError,
+    UnknownProducerId,
+)
 
 from casetime.events import EventEnvelope
 from casetime.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+
+# After one of these an idempotent aiokafka producer refuses every later send (its sender task has
+# ended; aio-libs/aiokafka#1017), typically when a broker comes back from a restart. Only a new
+# producer, with a new producer id, recovers; a resent event is then dropped as a duplicate by the
+# KPI service's event-id check.
+FATAL_TO_PRODUCER = (
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+)
 
 
 class PublishUnavailableError(Exception):
@@ -89,6 +107,20 @@ class KafkaPublisher:
     async def start(self) -> None:
         self._connector = asyncio.create_task(self._connect_forever(), name="kafka-connect")
 
+    def _replace(self, broken: AIOKafkaProducer, exc: KafkaError) -> None:
+        """Drop a producer that can no longer send and connect a new one in the background; until
+        it is connected the service is not ready and posts get 503."""
+        if self._producer is not broken:
+            return  # another request's failure already replaced it
+        log.warning("Kafka producer can no longer send (%r); replacing it", exc)
+        self._producer = None
+        self._connector = asyncio.create_task(self._reconnect(broken), name="kafka-reconnect")
+
+    async def _reconnect(self, broken: AIOKafkaProducer) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(broken.stop(), timeout=5.0)
+        await self._connect_forever()
+
     async def _connect_forever(self) -> None:
         delay = 0.5
         while True:
@@ -153,5 +185,8 @@ class KafkaPublisher:
             await asyncio.wait_for(deliver(), self._settings.kafka_request_timeout_ms / 1000)
         except TimeoutError as exc:
             raise PublishUnavailableError("Kafka did not acknowledge in time") from exc
+        except FATAL_TO_PRODUCER as exc:
+            self._replace(producer, exc)
+            raise PublishUnavailableError(str(exc)) from exc
         except (KafkaError, OSError) as exc:
             raise PublishUnavailableError(str(exc)) from exc

@@ -64,7 +64,13 @@ def test_a_kafka_restart_loses_and_doubles_nothing(make_system: MakeSystem) -> N
     posted_at_recovery = poster.posted
     deadline = time.monotonic() + 60
     while poster.posted < posted_at_recovery + 10:
-        assert time.monotonic() < deadline, "no post accepted after the broker came back"
+        if not poster.is_alive():
+            poster.finish()  # raises what stopped it
+        assert time.monotonic() < deadline, (
+            "no post accepted after the broker came back; answers since:"
+            f" {dict(Counter(a.status for a in ledger.attempts if a.sent_at >= restarted))}\n"
+            + system.log_tails()
+        )
         time.sleep(0.2)
     poster.finish()
     waited = wait_until_applied(system, ledger)
