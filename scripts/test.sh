@@ -13,6 +13,7 @@ started=$(now_ms)
 export CASETIME_PG_FAST=1
 "$SCRIPTS_DIR/infra.sh" up
 "$SCRIPTS_DIR/prometheus.sh" install
+"$SCRIPTS_DIR/chromium.sh" install
 if [[ "${KEEP_INFRA:-0}" != 1 ]]; then
     trap '"$SCRIPTS_DIR/infra.sh" down' EXIT
 fi

@@ -69,7 +69,7 @@ async def test_a_producer_that_can_no_longer_send_is_replaced(kafka_bootstrap: s
         async def fails(*args: Any, **kwargs: Any) -> Any:
             raise OutOfOrderSequenceNumber()
 
-        broken.send = fails  # type: ignore[method-assign]
+        broken.send = fails
         lost = a_contact()
         with pytest.raises(PublishUnavailableError):
             await publisher.publish(topic, [lost])

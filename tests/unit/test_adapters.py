@@ -16,7 +16,7 @@ from kpi.adapters.consumer import ConsumerStats
 from kpi.adapters.council_file import CouncilConfigError, parse_council_config
 from kpi.adapters.metrics import KpiCollector
 from kpi.adapters.snapshots import RefreshHealth
-from kpi.domain.council import CouncilConfig
+from kpi.domain.council import CouncilConfig, KpiTarget
 from tests.support.history import referral, referral_decision, run
 
 # --- the council file ---------------------------------------------------------------------------
@@ -63,7 +63,7 @@ def _scrape(config: CouncilConfig, refreshed: float | None) -> str:
             lambda: evaluation,
             lambda: refreshed,
             ConsumerStats(),
-            team_label=config.label_for,
+            config=config,
             refresh_health=lambda: RefreshHealth(failures=3, failures_in_a_row=1),
         )
     )
@@ -87,6 +87,29 @@ def test_unlisted_teams_are_added_up_under_one_label_and_their_ratio_recomputed(
         if line.startswith("casetime_kpi_snapshot_age_seconds")
     )
     assert 29 <= age < 60
+
+
+def test_each_figure_is_rated_as_a_state_set_beside_the_council_target() -> None:
+    config = CouncilConfig(
+        council="Test",
+        services={"Front Door": ["MASH"]},
+        small_number_threshold=0,
+        kpis={"REF-DECISION": KpiTarget(target=0.9)},
+    )
+    text = _scrape(config, refreshed=time.time())
+    month = 'kpi="REF-DECISION",period="month"'
+    lines = set(text.splitlines())
+    assert 'casetime_kpi_target{kpi="REF-DECISION"} 0.9' in lines
+    # MASH 1/1 meets 90%; the unlisted teams' 1/2 is more than 10% below it
+    assert f'casetime_kpi_rag{{{month},rag="green",team="MASH"}} 1.0' in lines
+    assert f'casetime_kpi_rag{{{month},rag="red",team="MASH"}} 0.0' in lines
+    assert f'casetime_kpi_rag{{{month},rag="red",team="unlisted"}} 1.0' in lines
+    # exactly one rating per figure
+    held = [
+        line for line in lines if line.startswith("casetime_kpi_rag{") and line.endswith(" 1.0")
+    ]
+    figures = [line for line in lines if line.startswith("casetime_kpi_denominator{")]
+    assert len(held) == len(figures)
 
 
 # --- the embedded event log ---------------------------------------------------------------------

@@ -52,7 +52,7 @@ def _metrics(runtime: Runtime) -> CollectorRegistry:
             lambda: refresher.snapshot,
             lambda: refresher.refreshed_at,
             runtime.consumer.stats,
-            team_label=runtime.config.label_for,
+            config=runtime.config,
             refresh_health=lambda: refresher.health,
             pending_units=lambda: refresher.pending_units,
         )

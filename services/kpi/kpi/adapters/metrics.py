@@ -16,9 +16,11 @@ from prometheus_client.registry import Collector
 
 from kpi.adapters.consumer import ConsumerStats
 from kpi.adapters.snapshots import RefreshHealth
+from kpi.domain.council import CouncilConfig, Rag
 from kpi.domain.evaluation import ClockState, Evaluation
 from kpi.domain.kpis import KPIS
 from kpi.domain.kpis.base import Figure, Measure
+from kpi.domain.report import rated
 
 LABELS = ["kpi", "period", "team"]
 # counters others read (the CLI waits on them); exposed with the _total suffix
@@ -50,13 +52,18 @@ def _figure_families(prefix: str, labels: list[str]) -> dict[str, GaugeMetricFam
     }
 
 
+def rag_label(rating: Rag) -> str:
+    """green, amber, red, grey, not_rated, no_data."""
+    return rating.name.lower()
+
+
 class KpiCollector(Collector):
     def __init__(
         self,
         snapshot: Callable[[], Evaluation | None],
         refreshed_at: Callable[[], float | None],
         stats: ConsumerStats,
-        team_label: Callable[[str], str] = lambda team: team,
+        config: CouncilConfig | None = None,
         refresh_health: Callable[[], RefreshHealth] | None = None,
         pending_units: Callable[[], int] | None = None,
     ) -> None:
@@ -64,9 +71,13 @@ class KpiCollector(Collector):
         self._snapshot = snapshot
         self._refreshed_at = refreshed_at
         self._stats = stats
-        # a closed set: the council file's teams, and "unlisted" for every other
-        self._team_label = team_label
+        # targets and RAG rules; without it, figures only
+        self._config = config
         self._refresh_health = refresh_health
+
+    def _team_label(self, team: str) -> str:
+        """A closed set: the council file's teams, and "unlisted" for every other."""
+        return team if self._config is None else self._config.label_for(team)
 
     def collect(self) -> Iterator[Metric]:
         yield from self._consumer_metrics()
@@ -110,9 +121,11 @@ class KpiCollector(Collector):
                 value=max(time.time() - refreshed, 0.0),
             )
         teams = _figure_families("casetime_kpi", LABELS)
-        for (kpi, period, team), figure in self._by_label(evaluation).items():
+        by_label = self._by_label(evaluation)
+        for (kpi, period, team), figure in by_label.items():
             self._add(teams, KPIS[kpi].measure, [kpi, period, team], figure)
         yield from teams.values()
+        yield from self._ratings(by_label)
         services = _figure_families("casetime_service_kpi", SERVICE_LABELS)
         for s in evaluation.service_figures:
             self._add(services, KPIS[s.kpi].measure, [s.kpi, s.period, s.service], s.figure)
@@ -137,6 +150,32 @@ class KpiCollector(Collector):
         for check, count in evaluation.issue_counts.items():
             issues.add_metric([check], count)
         yield issues
+
+    def _ratings(self, by_label: dict[tuple[str, str, str], Figure]) -> Iterator[Metric]:
+        config = self._config
+        if config is None:
+            return
+        targets = GaugeMetricFamily(
+            "casetime_kpi_target",
+            "The council's target for the KPI, in the unit of its ratio or value.",
+            labels=["kpi"],
+        )
+        for kpi in sorted(KPIS):
+            goal = config.target_for(kpi).target
+            if goal is not None:
+                targets.add_metric([kpi], goal)
+        yield targets
+        ratings = GaugeMetricFamily(
+            "casetime_kpi_rag",
+            "The figure's RAG rating (catalogue section 6) as a state set: 1 for the rating it"
+            " has, 0 for the others.",
+            labels=[*LABELS, "rag"],
+        )
+        for (kpi, period, team), figure in by_label.items():
+            held = rated(kpi, figure, config)
+            for rating in Rag:
+                ratings.add_metric([kpi, period, team, rag_label(rating)], rating is held)
+        yield ratings
 
     @staticmethod
     def _add(

@@ -42,6 +42,18 @@ def previous_as_at(period: str, as_at: date) -> date:
     return period_ending(PeriodKind(period), as_at).start - timedelta(days=1)
 
 
+def rated(kpi_id: str, figure: Figure, config: CouncilConfig) -> Rag:
+    """A figure's RAG under the council's target for the KPI (a rate has no small numbers)."""
+    rate = KPIS[kpi_id].measure is Measure.RATE_PER_10000
+    return rag(
+        figure.value,
+        None if rate else figure.denominator,
+        config.target_for(kpi_id),
+        config.polarity_of(kpi_id),
+        config.small_number_threshold,
+    )
+
+
 def kpi_rows(
     evaluation: Evaluation,
     config: CouncilConfig,
@@ -80,13 +92,7 @@ def kpi_rows(
                 denominator=fig.denominator,
                 small_numbers=small,
                 target=target.target,
-                rag=rag(
-                    fig.value,
-                    None if kpi.measure is Measure.RATE_PER_10000 else fig.denominator,
-                    target,
-                    polarity,
-                    config.small_number_threshold,
-                ),
+                rag=rated(kpi_id, fig, config),
                 polarity=polarity.value,
                 comparators=target.comparators,
                 previous_value=before,
