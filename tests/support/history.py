@@ -375,3 +375,36 @@ def comparable(evaluation: Evaluation) -> tuple[Any, ...]:
         evaluation.breach_counts,
         evaluation.issue_counts,
     )
+
+
+# --- the team page's worked case ---------------------------------------------------------------
+
+
+def assessed(
+    child: str, referred: str, authorised: str | None, team: str = "North"
+) -> list[EventEnvelope]:
+    return [
+        referral(child, f"E-{child}", referred, team=team),
+        *assessment(child, f"E-{child}", f"E-{child}", referred, authorised, team=team),
+    ]
+
+
+def assessments_in_february(team: str = "North", other_team: str = "South") -> list[EventEnvelope]:
+    """The team page's worked case, as at 14 February 2025: three assessments authorised in
+    February (two in time), two open and due by the 28th, one overdue, one due in April, and
+    another team's open one."""
+    return [
+        # authorised in February: two within 45 working days of the referral, one not
+        *assessed("A1", "2025-01-06", "2025-02-03", team),
+        *assessed("A2", "2025-01-08", "2025-02-05", team),
+        *assessed("A3", "2024-11-01", "2025-02-10", team),
+        # open, due 20 and 21 February: still in time
+        *assessed("B1", "2024-12-16", None, team),
+        *assessed("B2", "2024-12-17", None, team),
+        # open, due 22 January: overdue already
+        *assessed("C1", "2024-11-15", None, team),
+        # open, due 7 April: after the month ends
+        *assessed("D1", "2025-02-03", None, team),
+        # another team's open assessment, due in February
+        *assessed("S1", "2024-12-16", None, other_team),
+    ]

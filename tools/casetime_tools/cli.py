@@ -284,6 +284,7 @@ def demo(
             for name, port in SERVICES.items():
                 console.print(f"  {name:<12} http://127.0.0.1:{port}/docs")
             console.print(f"  metrics      {kpi_url()}/metrics/")
+            console.print(f"  team pages   {kpi_url()}/teams (sign in with the reader token)")
             console.print("  Ctrl-C stops the services.")
             while True:
                 time.sleep(3600)

@@ -54,6 +54,12 @@ def rated(kpi_id: str, figure: Figure, config: CouncilConfig) -> Rag:
     )
 
 
+def small_numbers(kpi_id: str, figure: Figure, config: CouncilConfig) -> bool:
+    """Shown but flagged, and not rated (a rate's denominator is the population)."""
+    rate = KPIS[kpi_id].measure is Measure.RATE_PER_10000
+    return not rate and figure.denominator < config.small_number_threshold
+
+
 def kpi_rows(
     evaluation: Evaluation,
     config: CouncilConfig,
@@ -72,10 +78,6 @@ def kpi_rows(
         kpi = KPIS[kpi_id]
         target = config.target_for(kpi_id)
         polarity = config.polarity_of(kpi_id)
-        small = (
-            kpi.measure is not Measure.RATE_PER_10000
-            and fig.denominator < config.small_number_threshold
-        )
         earlier = previous(previous_as_at(period, evaluation.as_at))
         lookup = earlier.service_figure if level == "service" else earlier.figure
         before = lookup(kpi_id, period, name).value
@@ -90,7 +92,7 @@ def kpi_rows(
                 value=fig.value,
                 numerator=fig.numerator,
                 denominator=fig.denominator,
-                small_numbers=small,
+                small_numbers=small_numbers(kpi_id, fig, config),
                 target=target.target,
                 rag=rated(kpi_id, fig, config),
                 polarity=polarity.value,

@@ -8,7 +8,7 @@ from datetime import date
 from casetime.events import local_date
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.episodes import Assessment, Referral
-from kpi.domain.kpis.base import Kpi, Measure, OpenClock, Outcome, Polarity
+from kpi.domain.kpis.base import Kpi, Measure, OpenClock, Outcome, Polarity, Standard
 from kpi.domain.periods import add_months
 
 ASSESSMENT_WORKING_DAYS = 45
@@ -112,6 +112,7 @@ ASMT_45WD = Kpi(
     assessments_within_45_working_days_of_referral,
     timeliness=True,
     open_clocks=open_assessment_clocks,
+    standard=Standard(ASSESSMENT_WORKING_DAYS, "working days"),
 )
 ASMT_45WD_DFE = Kpi(
     "ASMT-45WD-DFE",
@@ -121,6 +122,7 @@ ASMT_45WD_DFE = Kpi(
     timeliness=True,
     open_clocks=open_assessment_clocks_from_start,
     reasons_of="ASMT-45WD",
+    standard=Standard(ASSESSMENT_WORKING_DAYS, "working days"),
 )
 ASMT_MEDIAN = Kpi(
     "ASMT-MEDIAN",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.periods import Period
@@ -65,6 +65,17 @@ class OpenClock:
 
 
 @dataclass(frozen=True)
+class Standard:
+    """How long a KPI's clock runs: the M of "day N of M" on the team page. ``closes_into_cohort``:
+    the clock's closing event is what puts a case in the period's cohort (assessments authorised
+    in the month), so an open clock due by the period's end can still move that period's figure."""
+
+    length: int
+    unit: Literal["working days", "days", "hours"]
+    closes_into_cohort: bool = True
+
+
+@dataclass(frozen=True)
 class Kpi:
     id: str
     title: str
@@ -78,6 +89,8 @@ class Kpi:
     timeliness: bool = False
     # Clocks of this KPI still running at the as-at date.
     open_clocks: Callable[[CaseBook, RuleContext], Iterator[OpenClock]] | None = None
+    # The fixed length of those clocks, where they have one (visits and reviews vary).
+    standard: Standard | None = None
     # Whether an outcome belongs to a period; by default, its counted_on date falls in it.
     belongs_to: Callable[[Outcome, Period], bool] | None = None
     # KPIs whose cohort is children: one outcome per child from those in the period.

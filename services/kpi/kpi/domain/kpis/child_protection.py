@@ -21,6 +21,7 @@ from kpi.domain.kpis.base import (
     OpenClock,
     Outcome,
     Polarity,
+    Standard,
     any_per_child,
     open_at,
     open_per_child,
@@ -327,6 +328,7 @@ ICPC_15WD = Kpi(
     initial_conferences_within_15_working_days,
     timeliness=True,
     open_clocks=open_initial_conference_clocks,
+    standard=Standard(ICPC_WORKING_DAYS, "working days"),
 )
 ICPC_15WD_DFE = Kpi(
     "ICPC-15WD-DFE",
@@ -336,6 +338,7 @@ ICPC_15WD_DFE = Kpi(
     timeliness=True,
     open_clocks=open_initial_conference_clocks_from_section_47,
     reasons_of="ICPC-15WD",
+    standard=Standard(ICPC_WORKING_DAYS, "working days"),
 )
 CORE_10WD = Kpi(
     "CORE-10WD",
@@ -344,6 +347,7 @@ CORE_10WD = Kpi(
     first_core_groups_within_10_working_days,
     timeliness=True,
     open_clocks=open_child_protection_clocks,
+    standard=Standard(CORE_GROUP_WORKING_DAYS, "working days", closes_into_cohort=False),
 )
 RCPC_TIMELY = Kpi(
     "RCPC-TIMELY",

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from casetime.events import Agency, local_date
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.episodes import Contact, Referral, StrategyDiscussion
-from kpi.domain.kpis.base import Kpi, OpenClock, Outcome, Polarity
+from kpi.domain.kpis.base import Kpi, OpenClock, Outcome, Polarity, Standard
 from kpi.domain.periods import add_months
 
 CONTACT_HOURS = timedelta(hours=72)
@@ -214,6 +214,7 @@ CONTACT_72H = Kpi(
     contacts_progressed_within_72_hours,
     timeliness=True,
     open_clocks=open_contact_clocks,
+    standard=Standard(72, "hours"),
 )
 REF_DECISION = Kpi(
     "REF-DECISION",
@@ -222,6 +223,7 @@ REF_DECISION = Kpi(
     referral_decisions_within_24_hours,
     timeliness=True,
     open_clocks=open_referral_decision_clocks,
+    standard=Standard(24, "hours"),
 )
 STRAT_48H = Kpi(
     "STRAT-48H",
@@ -230,6 +232,7 @@ STRAT_48H = Kpi(
     strategy_discussions_within_48_hours,
     timeliness=True,
     open_clocks=open_strategy_discussion_clocks,
+    standard=Standard(48, "hours"),
 )
 STRAT_PARTNERS = Kpi(
     "STRAT-PARTNERS",

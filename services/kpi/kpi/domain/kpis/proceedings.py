@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.episodes import CareProceedings, PreProceedings
-from kpi.domain.kpis.base import Kpi, Measure, OpenClock, Outcome, Polarity
+from kpi.domain.kpis.base import Kpi, Measure, OpenClock, Outcome, Polarity, Standard
 
 PLO_DAYS = timedelta(days=16 * 7)
 # "26 weeks beginning with the day" the application was issued (Children Act 1989 s.32): the
@@ -122,6 +122,7 @@ PLO_16W = Kpi(
     pre_proceedings_within_16_weeks,
     timeliness=True,
     open_clocks=open_pre_proceedings_clocks,
+    standard=Standard(PLO_DAYS.days, "days"),
 )
 PROC_26W = Kpi(
     "PROC-26W",
@@ -130,6 +131,7 @@ PROC_26W = Kpi(
     proceedings_within_26_weeks,
     timeliness=True,
     open_clocks=open_proceedings_clocks,
+    standard=Standard(LAST_COMPLIANT_DAY.days + 1, "days"),
 )
 PROC_26W_APPLICATION = Kpi(
     "PROC-26W-APPLICATION",
@@ -140,6 +142,7 @@ PROC_26W_APPLICATION = Kpi(
     open_clocks=open_application_clocks,
     reasons_of="PROC-26W",
     per_application=True,
+    standard=Standard(LAST_COMPLIANT_DAY.days + 1, "days"),
 )
 PROC_WEEKS = Kpi(
     "PROC-WEEKS",
