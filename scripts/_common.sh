@@ -76,3 +76,26 @@ apt_install_no_daemons() {
     if [[ -n $backup ]]; then mv -f "$backup" "$policy"; else rm -f "$policy"; fi
     trap - EXIT
 }
+
+# ensure_debian_package PACKAGE "VERSION COMMAND" COMMAND...: apt-get install PACKAGE (no
+# daemons started) unless every COMMAND is already on PATH; quick when it is.
+ensure_debian_package() {
+    local package=$1 version=$2
+    shift 2
+    local missing=0 command
+    for command in "$@"; do
+        command -v "$command" >/dev/null || missing=1
+    done
+    if [[ $missing == 0 ]]; then
+        log "already installed ($($version 2>/dev/null | head -n 1))"
+        return 0
+    fi
+    local t0
+    t0=$(now_ms)
+    log "installing $package with apt-get"
+    apt_install_no_daemons "$package"
+    for command in "$@"; do
+        command -v "$command" >/dev/null || die "$package installed but $command is not on PATH"
+    done
+    log "installed $($version 2>/dev/null | head -n 1) ($(elapsed "$t0"))"
+}

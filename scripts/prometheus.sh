@@ -10,22 +10,9 @@ COMPONENT=prometheus
 # shellcheck source=_common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 
-cmd_install() {
-    if command -v promtool >/dev/null && command -v prometheus >/dev/null; then
-        log "already installed ($(promtool --version 2>&1 | head -n 1))"
-        return 0
-    fi
-    local t0
-    t0=$(now_ms)
-    log "installing prometheus with apt-get"
-    # --no-install-recommends (in the helper) also keeps out prometheus-node-exporter,
-    # which would be another daemon.
-    apt_install_no_daemons prometheus
-    command -v promtool >/dev/null || die "prometheus installed but promtool is not on PATH"
-    log "installed $(promtool --version 2>&1 | head -n 1) ($(elapsed "$t0"))"
-}
-
+# --no-install-recommends (in the helper) also keeps out prometheus-node-exporter, which would be
+# another daemon.
 case ${1:-} in
-    install) cmd_install ;;
+    install) ensure_debian_package prometheus "promtool --version" promtool prometheus ;;
     *) echo "usage: $0 install" >&2; exit 2 ;;
 esac

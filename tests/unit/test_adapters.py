@@ -16,7 +16,7 @@ from kpi.adapters.consumer import ConsumerStats
 from kpi.adapters.council_file import CouncilConfigError, parse_council_config
 from kpi.adapters.metrics import KpiCollector
 from kpi.adapters.snapshots import RefreshHealth
-from kpi.domain.council import CouncilConfig, KpiTarget
+from kpi.domain.council import Comparator, Comparators, CouncilConfig, KpiTarget
 from tests.support.history import referral, referral_decision, run
 
 # --- the council file ---------------------------------------------------------------------------
@@ -94,12 +94,17 @@ def test_each_figure_is_rated_as_a_state_set_beside_the_council_target() -> None
         council="Test",
         services={"Front Door": ["MASH"]},
         small_number_threshold=0,
-        kpis={"REF-DECISION": KpiTarget(target=0.9)},
+        kpis={
+            "REF-DECISION": KpiTarget(
+                target=0.9, comparators=Comparators(england=Comparator(value=0.8, year="2024-25"))
+            )
+        },
     )
     text = _scrape(config, refreshed=time.time())
     month = 'kpi="REF-DECISION",period="month"'
     lines = set(text.splitlines())
     assert 'casetime_kpi_target{kpi="REF-DECISION"} 0.9' in lines
+    assert 'casetime_kpi_comparator{comparator="england",kpi="REF-DECISION"} 0.8' in lines
     # MASH 1/1 meets 90%; the unlisted teams' 1/2 is more than 10% below it
     assert f'casetime_kpi_rag{{{month},rag="green",team="MASH"}} 1.0' in lines
     assert f'casetime_kpi_rag{{{month},rag="red",team="MASH"}} 0.0' in lines

@@ -336,6 +336,24 @@ def post(
 
 
 @app.command()
+def dashboards(
+    council: Annotated[
+        Path | None,
+        typer.Option(help="The council file the stat colours follow; default: the built-in one."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where to write them.")] = Path(
+        "deploy/grafana/dashboards"
+    ),
+) -> None:
+    """Write the Grafana dashboards (team timeliness, overview, pipeline health) as JSON."""
+    from casetime_tools.dashboards import write
+    from kpi.adapters.council_file import load_council_config
+
+    for path in write(load_council_config(council), out):
+        console.print(f"wrote {path}")
+
+
+@app.command()
 def kpis(
     token: Annotated[str, typer.Option(envvar="CASETIME_READER_TOKEN", help=TOKEN_HELP)],
     as_at: Annotated[

@@ -53,7 +53,10 @@ class IngestMetrics:
             ["service"],
             registry=self.registry,
         )
-
+        # every known series from the start, so that a rate over them is 0, not absent
+        for outcome in ("accepted", "unavailable"):
+            self.events_total.labels(self.service, outcome)
+        self.requests_rejected_total.labels(self.service)
         self.audit_failures_total = Counter(
             "casetime_ingest_audit_failures_total",
             "Accepted posts whose audit entry could not be written (each logged in full).",

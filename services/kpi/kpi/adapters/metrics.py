@@ -165,6 +165,17 @@ class KpiCollector(Collector):
             if goal is not None:
                 targets.add_metric([kpi], goal)
         yield targets
+        comparators = GaugeMetricFamily(
+            "casetime_kpi_comparator",
+            "The council file's comparators for the KPI (england, region, statistical_neighbours,"
+            " baseline, projection), in the unit of its ratio or value.",
+            labels=["kpi", "comparator"],
+        )
+        for kpi in sorted(KPIS):
+            for name, comparator in config.target_for(kpi).comparators:
+                if comparator is not None:
+                    comparators.add_metric([kpi, name], comparator.value)
+        yield comparators
         ratings = GaugeMetricFamily(
             "casetime_kpi_rag",
             "The figure's RAG rating (catalogue section 6) as a state set: 1 for the rating it"
