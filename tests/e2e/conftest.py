@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from casetime.events import EventEnvelope
 from casetime.settings import ServiceSettings
+from casetime.topics import owner_of
 from kpi.migrations import upgrade_to_head
+from tests.support import credentials as authed
 from tests.support.credentials import Credentials, made_in_thread, present
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, scrape
 
 INGEST = ("referrals", "assessments", "placements")
 
@@ -98,3 +104,27 @@ def casetime_system(
             if codes[process.module] is None:
                 continue  # a test stopped it already
             assert "stopped" in process.log_tail(5), process.log_tail()
+
+
+def post_and_apply(system: System, events: Sequence[EventEnvelope]) -> int:
+    """Post the events to their ingest services, wait until the KPI service has applied them
+    all, and have it read the figures again."""
+    by_service: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        by_service[owner_of(event.event_type)].append(event.model_dump(mode="json"))
+    before = sum(
+        v for (name, _), v in scrape(system.kpi.url).items() if name == "casetime_kpi_events_total"
+    )
+    for service, batch in by_service.items():
+        response = authed.post(f"{system.url(service)}/events/batch", json={"events": batch})
+        assert response.status_code == 202, response.text
+    deadline = time.monotonic() + 60
+    while True:
+        samples = scrape(system.kpi.url)
+        applied = sum(v for (name, _), v in samples.items() if name == "casetime_kpi_events_total")
+        if applied >= before + len(events):
+            break
+        assert time.monotonic() < deadline, "events not applied in time"
+        time.sleep(0.25)
+    authed.post(f"{system.kpi.url}/kpis/refresh", timeout=60).raise_for_status()
+    return len(events)

@@ -6,21 +6,16 @@ token sees the figures and no child; without a token, a sign-in form."""
 from __future__ import annotations
 
 import re
-import time
-from collections import defaultdict
-from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
 from playwright.sync_api import Page
 
-from casetime.topics import owner_of
-from tests.e2e.conftest import System
+from tests.e2e.conftest import System, post_and_apply
 from tests.support import credentials as authed
 from tests.support.browser import chromium, keep_screenshot, serious_violations
 from tests.support.history import assessments_in_february
-from tests.support.processes import scrape
 
 pytestmark = [pytest.mark.infra, pytest.mark.e2e]
 
@@ -29,20 +24,7 @@ OTHER = "South Assessment"
 
 
 def post_worked_case(system: System) -> int:
-    by_service: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    events = assessments_in_february(TEAM, OTHER)
-    for event in events:
-        by_service[owner_of(event.event_type)].append(event.model_dump(mode="json"))
-    for service, batch in by_service.items():
-        response = authed.post(f"{system.url(service)}/events/batch", json={"events": batch})
-        assert response.status_code == 202, response.text
-    deadline = time.monotonic() + 60
-    key = ("casetime_kpi_events_total", (("outcome", "new"),))
-    while scrape(system.kpi.url).get(key, 0) < len(events):
-        assert time.monotonic() < deadline, "events not applied in time"
-        time.sleep(0.25)
-    authed.post(f"{system.kpi.url}/kpis/refresh", timeout=60).raise_for_status()
-    return len(events)
+    return post_and_apply(system, assessments_in_february(TEAM, OTHER))
 
 
 def sign_in(page: Page, url: str, token: str) -> None:

@@ -365,6 +365,64 @@ def kpis(
     print_scorecard(fetch_scorecard(kpi_url(host), token, as_at.date() if as_at else None))
 
 
+def pack_month(month: str | None, quarter: str | None, meeting: datetime | None) -> date:
+    """The month a pack is for: given, the last of a financial quarter (2026-Q2: September), or
+    the latest complete before a meeting's papers deadline (3 working days before it)."""
+    from kpi.domain.board_pack import meeting_month, quarter_month
+    from kpi.domain.calendar import england_calendar
+
+    chosen = [o for o in (month, quarter, meeting) if o is not None]
+    if len(chosen) != 1:
+        raise typer.BadParameter("give one of --month, --quarter and --meeting")
+    if month is not None:
+        return date.fromisoformat(f"{month}-01")
+    if quarter is not None:
+        year, _, number = quarter.partition("-Q")
+        if not (year.isdigit() and number.isdigit()):
+            raise typer.BadParameter("--quarter is like 2026-Q2")
+        return quarter_month(int(year), int(number))
+    assert meeting is not None
+    return meeting_month(meeting.date(), england_calendar())
+
+
+@app.command()
+def extract(
+    token: Annotated[str, typer.Option(envvar="CASETIME_READER_TOKEN", help=TOKEN_HELP)],
+    month: Annotated[str | None, typer.Option(help="The month, e.g. 2026-10.")] = None,
+    quarter: Annotated[
+        str | None, typer.Option(help="A financial quarter, e.g. 2026-Q2 (its last month).")
+    ] = None,
+    meeting: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="A board meeting: the month its papers report."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the pack.")] = Path("."),
+    host: Annotated[str, typer.Option(help="Where the KPI service runs.")] = "127.0.0.1",
+) -> None:
+    """Freeze a month (if it is not frozen yet) and write its board pack."""
+    chosen = pack_month(month, quarter, meeting)
+    label = f"{chosen:%Y-%m}"
+    started = time.monotonic()
+    answer = httpx.post(
+        f"{kpi_url(host)}/freezes", params={"month": label}, headers=_bearer(token), timeout=900
+    )
+    if answer.status_code >= 400:
+        console.print(f"[red]freezing {label} failed ({answer.status_code}): {answer.text}")
+        raise typer.Exit(1)
+    frozen = answer.json()
+    pack = httpx.get(f"{kpi_url(host)}/packs/{label}.xlsx", headers=_bearer(token), timeout=300)
+    pack.raise_for_status()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"casetime-pack-{label}.xlsx"
+    path.write_bytes(pack.content)
+    made = "frozen now" if answer.status_code == 201 else "frozen before"
+    console.print(
+        f"{label} {made} at {frozen['frozen_at']} ({frozen['figures']:,} figures,"
+        f" {frozen['events_known']:,} events known); wrote {path}"
+        f" in {time.monotonic() - started:.1f} s"
+    )
+
+
 def main() -> None:
     app()
 

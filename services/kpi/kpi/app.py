@@ -18,7 +18,15 @@ from kpi.adapters.council_file import load_council_config
 from kpi.adapters.metrics import KpiCollector
 from kpi.adapters.snapshots import SnapshotRefresher
 from kpi.adapters.store import CaseStore
-from kpi.api import breaches, data_quality, figures, health, open_clocks, team_page
+from kpi.api import (
+    board_pack,
+    breaches,
+    data_quality,
+    figures,
+    health,
+    open_clocks,
+    team_page,
+)
 from kpi.api.deps import Runtime
 from kpi.domain.calendar import england_calendar
 from kpi.migrations import upgrade_to_head
@@ -87,6 +95,6 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.mount("/metrics", ReadersOnly(make_asgi_app(registry=_metrics(runtime)), runtime.gate))
     add_error_handlers(app)
-    for module in (health, figures, open_clocks, breaches, data_quality, team_page):
+    for module in (health, figures, open_clocks, breaches, data_quality, board_pack, team_page):
         app.include_router(module.router)
     return app

@@ -28,3 +28,5 @@ class KpiSettings(ServiceSettings):
     migrate_on_start: bool = True
     # a query for a past date stops after this long (503 with Retry-After)
     query_budget_seconds: float = Field(default=10.0, gt=0, le=300)
+    # a month-end freeze evaluates several past dates (direction of travel, revisions)
+    freeze_budget_seconds: float = Field(default=600.0, gt=0, le=3600)

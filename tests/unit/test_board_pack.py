@@ -1,0 +1,135 @@
+"""The board pack's pure parts (kpi.domain.board_pack) and its workbook (kpi.adapters.xlsx_pack):
+a freeze keeps every figure as it stood, revisions are what later events changed, a meeting's
+pack is of the latest month complete before its papers deadline, and the same freeze makes the
+same bytes, its RAG cells coloured as their words say."""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from kpi.adapters.xlsx_pack import RAG_FILLS, PackContext, xlsx_bytes
+from kpi.domain.board_pack import (
+    Freeze,
+    freeze_of,
+    meeting_month,
+    papers_deadline,
+    quarter_month,
+    revisions,
+)
+from kpi.domain.calendar import england_calendar
+from kpi.domain.council import CouncilConfig, KpiTarget
+from kpi.domain.evaluation import Evaluation
+from kpi.domain.report import kpi_rows
+from tests.support.history import assessed, run
+
+SETTINGS: dict[str, Any] = {
+    "small_number_threshold": 0,
+    "kpis": {"ASMT-45WD": KpiTarget(target=0.85)},
+}
+CONFIG = CouncilConfig(council="Test", **SETTINGS)
+JANUARY_END = date(2025, 1, 31)
+FROZEN_AT = datetime(2025, 2, 3, 18, 0, tzinfo=UTC)
+
+
+def january(late: bool = False) -> Evaluation:
+    """Two assessments authorised in January, one in time; ``late``: a third, in time, that
+    reaches casetime after the freeze."""
+    events = [
+        *assessed("A1", "2024-12-02", "2025-01-10", "North"),
+        *assessed("A2", "2024-10-01", "2025-01-15", "North"),
+    ]
+    if late:
+        events += assessed("A3", "2024-12-16", "2025-01-20", "South")
+    return run(events, JANUARY_END, **SETTINGS)
+
+
+def frozen(evaluation: Evaluation) -> Freeze:
+    rows = kpi_rows(evaluation, CONFIG, lambda day: run([], day, **SETTINGS))
+    return freeze_of(date(2025, 1, 1), FROZEN_AT, 9, rows, evaluation)
+
+
+def test_a_freeze_keeps_every_figure_and_comes_back_the_same_from_its_json() -> None:
+    freeze = frozen(january())
+    council = freeze.figure("ASMT-45WD", "month", "council", "all")
+    assert council is not None
+    assert (council.numerator, council.denominator, council.rag) == (1, 2, "Red")
+    assert Freeze.from_json(freeze.to_json()) == freeze
+
+
+def test_late_events_are_revisions_of_the_frozen_month_and_nothing_else_is() -> None:
+    freeze = frozen(january())
+    now = january(late=True)
+    rows = kpi_rows(now, CONFIG, lambda day: run([], day, **SETTINGS))
+    found = revisions(freeze, rows, {"South": 4})
+    asmt = [r for r in found if r.kpi == "ASMT-45WD" and r.period == "month"]
+    by_unit = {(r.level, r.unit_name): r for r in asmt}
+    council = by_unit[("council", "all")]
+    assert (council.old.numerator, council.old.denominator) == (1, 2)
+    assert (council.new.numerator, council.new.denominator) == (2, 3)
+    assert council.late_events == 4
+    # South had nothing in January when it was frozen
+    south = by_unit[("team", "South")]
+    assert (south.old.denominator, south.new.denominator, south.late_events) == (0, 1, 4)
+    assert ("team", "North") not in by_unit  # North's figure did not move
+    assert revisions(freeze, kpi_rows(january(), CONFIG, lambda d: run([], d)), {}) == []
+
+
+@pytest.mark.parametrize(
+    ("meeting", "deadline", "month"),
+    [
+        # Friday 20 November 2026: papers by Tuesday the 17th, on October
+        (date(2026, 11, 20), date(2026, 11, 17), date(2026, 10, 1)),
+        # Friday 4 December 2026: papers by Tuesday 1 December, on November
+        (date(2026, 12, 4), date(2026, 12, 1), date(2026, 11, 1)),
+        # Wednesday 3 December 2025: papers by Friday 28 November, so October
+        (date(2025, 12, 3), date(2025, 11, 28), date(2025, 10, 1)),
+        # Tuesday 30 December 2025: three working days back skips Christmas and Boxing Day
+        (date(2025, 12, 30), date(2025, 12, 23), date(2025, 11, 1)),
+    ],
+)
+def test_a_meetings_pack_is_of_the_latest_month_complete_before_its_papers_deadline(
+    meeting: date, deadline: date, month: date
+) -> None:
+    calendar = england_calendar()
+    assert papers_deadline(meeting, calendar) == deadline
+    assert meeting_month(meeting, calendar) == month
+
+
+def test_a_financial_quarter_is_reported_by_its_last_month() -> None:
+    assert quarter_month(2026, 1) == date(2026, 6, 1)
+    assert quarter_month(2026, 2) == date(2026, 9, 1)
+    assert quarter_month(2026, 4) == date(2027, 3, 1)
+    with pytest.raises(ValueError, match="1 to 4"):
+        quarter_month(2026, 5)
+
+
+def test_the_same_freeze_makes_the_same_workbook_with_rag_cells_coloured_as_their_words() -> None:
+    freeze = frozen(january())
+    context = PackContext("Test", freeze, [])
+    first = xlsx_bytes(context)
+    time.sleep(1.1)  # a zip entry's time, and the file's own modified time, are to the second
+    assert xlsx_bytes(context) == first
+    book = load_workbook(io.BytesIO(first))
+    assert book.sheetnames == [
+        "About", "Scorecard", "Teams", "Trend", "Exceptions", "Revisions", "Data quality",
+    ]  # fmt: skip
+    scorecard = book["Scorecard"]
+    header = [c.value for c in scorecard[1]]
+    rag = header.index("RAG") + 1
+    rows = {row[0].value: row for row in scorecard.iter_rows(min_row=2)}
+    asmt = rows["ASMT-45WD"]
+    assert asmt[header.index("This month")].value == 0.5
+    assert asmt[header.index("Numerator")].value == 1
+    assert asmt[header.index("Denominator")].value == 2
+    assert asmt[rag - 1].value == "Red"
+    for row in scorecard.iter_rows(min_row=2):
+        word = row[rag - 1].value
+        assert row[rag - 1].fill.fgColor.rgb == f"00{RAG_FILLS[str(word)]}", row[0].value
+    assert scorecard.freeze_panes == "B2"
+    assert scorecard.page_setup.orientation == "landscape"
