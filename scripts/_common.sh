@@ -87,7 +87,7 @@ ensure_debian_package() {
         command -v "$command" >/dev/null || missing=1
     done
     if [[ $missing == 0 ]]; then
-        log "already installed ($($version 2>/dev/null | head -n 1))"
+        log "already installed ($($version 2>&1 | grep -v "^/" | head -n 1))"
         return 0
     fi
     local t0
@@ -97,5 +97,5 @@ ensure_debian_package() {
     for command in "$@"; do
         command -v "$command" >/dev/null || die "$package installed but $command is not on PATH"
     done
-    log "installed $($version 2>/dev/null | head -n 1) ($(elapsed "$t0"))"
+    log "installed $($version 2>&1 | grep -v "^/" | head -n 1) ($(elapsed "$t0"))"
 }

@@ -14,6 +14,7 @@ export CASETIME_PG_FAST=1
 "$SCRIPTS_DIR/infra.sh" up
 "$SCRIPTS_DIR/prometheus.sh" install
 "$SCRIPTS_DIR/chromium.sh" install
+"$SCRIPTS_DIR/poppler.sh" install
 if [[ "${KEEP_INFRA:-0}" != 1 ]]; then
     trap '"$SCRIPTS_DIR/infra.sh" down' EXIT
 fi

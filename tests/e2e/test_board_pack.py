@@ -6,17 +6,23 @@ the same month extracted twice is the same file; no child id is anywhere in it."
 from __future__ import annotations
 
 import io
+import re
+import subprocess
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from openpyxl import load_workbook
 
+from kpi.domain.kpis import KPIS
 from tests.e2e.conftest import System, post_and_apply
 from tests.support import credentials as authed
+from tests.support.browser import ARTEFACTS
 from tests.support.credentials import bearer
 from tests.support.history import assessed
+from tests.support.scripts import run_script
 
 pytestmark = [pytest.mark.infra, pytest.mark.e2e]
 
@@ -32,9 +38,9 @@ def sheet_rows(book: Any, name: str) -> list[dict[str, Any]]:
     ]
 
 
-def pack(system: System, month: str, token: str | None = None) -> bytes:
+def pack(system: System, month: str, token: str | None = None, kind: str = "xlsx") -> bytes:
     headers = bearer(token) if token else {}
-    answer = authed.get(f"{system.kpi.url}/packs/{month}.xlsx", headers=headers, timeout=60)
+    answer = authed.get(f"{system.kpi.url}/packs/{month}.{kind}", headers=headers, timeout=60)
     assert answer.status_code == 200, answer.text
     return answer.content
 
@@ -44,7 +50,7 @@ def freeze(system: System, month: str) -> httpx.Response:
 
 
 def test_a_frozen_month_keeps_its_figures_and_late_events_become_the_next_packs_revisions(
-    casetime_system: System,
+    casetime_system: System, tmp_path: Path
 ) -> None:
     system = casetime_system
     december = [
@@ -123,3 +129,37 @@ def test_a_frozen_month_keeps_its_figures_and_late_events_become_the_next_packs_
 
     # a pack needs a reader token
     assert httpx.get(f"{system.kpi.url}/packs/2025-01.xlsx").status_code == 401
+    check_the_printed_pack(system, tmp_path)
+
+
+def check_the_printed_pack(system: System, folder: Path) -> None:
+    """The PDF rendered by poppler: titled, every KPI in the scorecard and in a chart of its
+    own, RAG words beside the colours, the same bytes twice, no child id."""
+    run_script("poppler.sh", "install")
+    body = pack(system, "2025-01", kind="pdf")
+    assert pack(system, "2025-01", kind="pdf") == body
+    path = folder / "pack-2025-01.pdf"
+    path.write_bytes(body)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+    found = re.search(r"^Pages:\s+(\d+)", info.stdout, re.MULTILINE)
+    assert found is not None, info.stdout
+    pages = int(found.group(1))
+    assert pages >= 3
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Exampleshire County Council: children's services KPIs, January 2025" in text
+    assert text.count("RAG key:") == pages  # the key on every page
+    for kpi in KPIS:
+        # once in the scorecard, once over its chart
+        assert len(re.findall(rf"(?<![A-Z-]){re.escape(kpi)}(?![A-Z0-9-])", text)) >= 2, kpi
+    assert "Red" in text
+    assert "Green" in text
+    assert not [child for child in CHILDREN if child in text]
+    subprocess.run(
+        ["pdftoppm", "-r", "60", "-png", str(path), str(ARTEFACTS / f"board-pack-{system.mode}")],
+        check=True,
+    )
+    first = sorted(ARTEFACTS.glob(f"board-pack-{system.mode}-*1.png"))
+    assert first
+    assert first[0].stat().st_size > 10_000

@@ -365,6 +365,21 @@ def kpis(
     print_scorecard(fetch_scorecard(kpi_url(host), token, as_at.date() if as_at else None))
 
 
+def _freeze(host: str, token: str, label: str, tries: int = 30) -> httpx.Response:
+    """POST /freezes, waiting as told (Retry-After) while it is rate-limited or busy."""
+    for _ in range(tries):
+        answer = httpx.post(
+            f"{kpi_url(host)}/freezes", params={"month": label}, headers=_bearer(token), timeout=900
+        )
+        if answer.status_code not in (429, 503):
+            break
+        time.sleep(float(answer.headers.get("Retry-After", "2")))
+    if answer.status_code >= 400:
+        console.print(f"[red]freezing {label} failed ({answer.status_code}): {answer.text}")
+        raise typer.Exit(1)
+    return answer
+
+
 def pack_month(month: str | None, quarter: str | None, meeting: datetime | None) -> date:
     """The month a pack is for: given, the last of a financial quarter (2026-Q2: September), or
     the latest complete before a meeting's papers deadline (3 working days before it)."""
@@ -397,28 +412,37 @@ def extract(
         typer.Option(formats=["%Y-%m-%d"], help="A board meeting: the month its papers report."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Where to write the pack.")] = Path("."),
+    backfill: Annotated[
+        int,
+        typer.Option(
+            min=0, max=12, help="Freeze up to this many earlier months first, for the trend."
+        ),
+    ] = 0,
     host: Annotated[str, typer.Option(help="Where the KPI service runs.")] = "127.0.0.1",
 ) -> None:
     """Freeze a month (if it is not frozen yet) and write its board pack."""
+    from kpi.domain.periods import add_months
+
     chosen = pack_month(month, quarter, meeting)
     label = f"{chosen:%Y-%m}"
     started = time.monotonic()
-    answer = httpx.post(
-        f"{kpi_url(host)}/freezes", params={"month": label}, headers=_bearer(token), timeout=900
-    )
-    if answer.status_code >= 400:
-        console.print(f"[red]freezing {label} failed ({answer.status_code}): {answer.text}")
-        raise typer.Exit(1)
+    for back in range(backfill, 0, -1):
+        _freeze(host, token, f"{add_months(chosen, -back):%Y-%m}")
+    answer = _freeze(host, token, label)
     frozen = answer.json()
-    pack = httpx.get(f"{kpi_url(host)}/packs/{label}.xlsx", headers=_bearer(token), timeout=300)
-    pack.raise_for_status()
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"casetime-pack-{label}.xlsx"
-    path.write_bytes(pack.content)
+    paths = []
+    for kind in ("xlsx", "pdf"):
+        pack = httpx.get(
+            f"{kpi_url(host)}/packs/{label}.{kind}", headers=_bearer(token), timeout=300
+        )
+        pack.raise_for_status()
+        paths.append(out / f"casetime-pack-{label}.{kind}")
+        paths[-1].write_bytes(pack.content)
     made = "frozen now" if answer.status_code == 201 else "frozen before"
     console.print(
         f"{label} {made} at {frozen['frozen_at']} ({frozen['figures']:,} figures,"
-        f" {frozen['events_known']:,} events known); wrote {path}"
+        f" {frozen['events_known']:,} events known); wrote {', '.join(map(str, paths))}"
         f" in {time.monotonic() - started:.1f} s"
     )
 

@@ -25,7 +25,7 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models.common import BigValueColorMode, BigValueGraphMode
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-from kpi.domain.council import CouncilConfig, KpiTarget, RagRule
+from kpi.domain.council import CouncilConfig, KpiTarget, Rag, rag_bands
 from kpi.domain.evaluation import AS_AT
 from kpi.domain.kpis import KPIS
 from kpi.domain.kpis.base import Kpi, Measure, Polarity
@@ -78,27 +78,8 @@ def kpi_unit(kpi: Kpi) -> str:
 
 def thresholds(target: KpiTarget, polarity: Polarity) -> list[dm.Threshold]:
     """Stat colours from the council's RAG rule (catalogue section 6)."""
-    steps = [dm.Threshold(None, GREY)]
-    goal = target.target
-    if target.rag_rule is RagRule.BAND and target.low is not None and target.high is not None:
-        low, high, tol = target.low, target.high, target.tolerance
-        return [
-            dm.Threshold(None, RED),
-            dm.Threshold(low * (1 - tol), AMBER),
-            dm.Threshold(low, GREEN),
-            dm.Threshold(high, AMBER),
-            dm.Threshold(high * (1 + tol), RED),
-        ]
-    if goal is None or polarity is Polarity.CONTEXT:
-        return steps
-    if target.rag_rule is RagRule.FLOOR and target.floor is not None:
-        amber = target.floor
-    else:
-        amber = goal * (1 - target.tolerance) if polarity is Polarity.HIGHER_IS_BETTER else goal
-    if polarity is Polarity.HIGHER_IS_BETTER:
-        return [dm.Threshold(None, RED), dm.Threshold(amber, AMBER), dm.Threshold(goal, GREEN)]
-    red = target.floor if target.rag_rule is RagRule.FLOOR else goal * (1 + target.tolerance)
-    return [dm.Threshold(None, GREEN), dm.Threshold(goal, AMBER), dm.Threshold(red, RED)]
+    colours = {Rag.RED: RED, Rag.AMBER: AMBER, Rag.GREEN: GREEN}
+    return [dm.Threshold(edge, colours.get(r, GREY)) for edge, r in rag_bands(target, polarity)]
 
 
 def _described_target(kpi: Kpi, target: KpiTarget, polarity: Polarity) -> str:

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from kpi.adapters.freezes import FreezeStore
+from kpi.adapters.pdf_pack import pdf_bytes
 from kpi.adapters.snapshots import SnapshotRefresher
 from kpi.adapters.xlsx_pack import PackContext, trend_months, xlsx_bytes
 from kpi.domain.board_pack import Freeze, Revision, freeze_of, month_end, revisions
 from kpi.domain.council import CouncilConfig
 from kpi.domain.evaluation import AS_AT, Evaluation
+from kpi.domain.kpis import KPIS
 from kpi.domain.periods import PeriodKind
 from kpi.domain.report import KpiRow, kpi_rows, previous_as_at
 
@@ -75,7 +77,7 @@ class Board:
         rows, _ = await self.rows_as_at(previous.month_end)
         return revisions(previous, rows, await self.freezes.late_events(previous))
 
-    async def pack(self, month: date) -> bytes:
+    async def _context(self, month: date) -> PackContext:
         freeze = await self.freezes.get(month.replace(day=1))
         if freeze is None:
             raise NotFrozenError(f"{month:%B %Y} is not frozen")
@@ -84,4 +86,13 @@ class Board:
             held = await self.freezes.get(m)
             if held is not None:
                 earlier.append(held)
-        return xlsx_bytes(PackContext(self.config.council, freeze, earlier))
+        return PackContext(self.config.council, freeze, earlier)
+
+    async def pack(self, month: date) -> bytes:
+        """The workbook."""
+        return xlsx_bytes(await self._context(month))
+
+    async def pack_pdf(self, month: date) -> bytes:
+        """The printed pack."""
+        targets = {k: (self.config.target_for(k), self.config.polarity_of(k)) for k in KPIS}
+        return pdf_bytes(await self._context(month), targets)

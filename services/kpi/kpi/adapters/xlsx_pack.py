@@ -81,10 +81,37 @@ def _rag_cell(sheet: Worksheet, row: int, column: int, rag: str) -> None:
     cell.font = WHITE
 
 
-def _headline(freeze: Freeze, kpi: str, level: str, unit: str) -> FrozenFigure | None:
+def headline(freeze: Freeze, kpi: str, level: str, unit: str) -> FrozenFigure | None:
     """The KPI's figure for the month (a KPI counted on a day: as at the month's end)."""
     period = AS_AT if KPIS[kpi].point_in_time else PeriodKind.MONTH.value
     return freeze.figure(kpi, period, level, unit)
+
+
+@dataclass(frozen=True)
+class ScorecardLine:
+    """A KPI's council figures in the scorecard: the month's (or the month end's), and the year
+    to date's and rolling 12 months' values where the KPI has them."""
+
+    kpi: str
+    month: FrozenFigure
+    year_to_date: float | None
+    rolling_12_months: float | None
+
+    def comparator(self, name: str) -> float | None:
+        value = (self.month.comparators.get(name) or {}).get("value")
+        return None if value is None else float(value)
+
+
+def scorecard_lines(freeze: Freeze) -> list[ScorecardLine]:
+    lines = []
+    for kpi in KPIS:
+        month = headline(freeze, kpi, "council", "all")
+        if month is None:
+            continue
+        ytd = freeze.figure(kpi, PeriodKind.FINANCIAL_YEAR_TO_DATE.value, "council", "all")
+        r12 = freeze.figure(kpi, PeriodKind.ROLLING_12_MONTHS.value, "council", "all")
+        lines.append(ScorecardLine(kpi, month, _value(ytd), _value(r12)))
+    return lines
 
 
 def _value(figure: FrozenFigure | None) -> float | None:
@@ -101,13 +128,8 @@ SCORECARD = (
 
 def _scorecard(book: Workbook, freeze: Freeze) -> None:
     sheet = _sheet(book, "Scorecard", [h for h, _ in SCORECARD], [w for _, w in SCORECARD])
-    for kpi in KPIS:
-        month = _headline(freeze, kpi, "council", "all")
-        if month is None:
-            continue
-        ytd = freeze.figure(kpi, PeriodKind.FINANCIAL_YEAR_TO_DATE.value, "council", "all")
-        r12 = freeze.figure(kpi, PeriodKind.ROLLING_12_MONTHS.value, "council", "all")
-        comparators = month.comparators
+    for line in scorecard_lines(freeze):
+        kpi, month = line.kpi, line.month
         sheet.append(
             [
                 kpi,
@@ -120,10 +142,10 @@ def _scorecard(book: Workbook, freeze: Freeze) -> None:
                 month.denominator,
                 month.previous_value,
                 month.direction,
-                _value(ytd),
-                _value(r12),
+                line.year_to_date,
+                line.rolling_12_months,
                 *(
-                    (comparators.get(name) or {}).get("value")
+                    line.comparator(name)
                     for name in ("england", "region", "statistical_neighbours", "baseline")
                 ),
                 "yes" if month.small_numbers else "",
@@ -167,8 +189,8 @@ def _trend(book: Workbook, freeze: Freeze, earlier: Iterable[Freeze]) -> None:
         values = []
         for m in months:
             held = by_month.get(m)
-            values.append(_value(_headline(held, kpi, "council", "all")) if held else None)
-        current = _headline(freeze, kpi, "council", "all")
+            values.append(_value(headline(held, kpi, "council", "all")) if held else None)
+        current = headline(freeze, kpi, "council", "all")
         sheet.append([kpi, current.target if current else None, *values])
         for column in range(2, len(months) + 3):
             sheet.cell(row=sheet.max_row, column=column).number_format = _number_format(kpi)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 
-from casetime.access.gate import EXPENSIVE, REFUSALS
+from casetime.access.gate import REFUSALS
 from kpi.adapters.freezes import FreezeStore
 from kpi.adapters.snapshots import QueryRefusedError
 from kpi.api.deps import Reader, Runtime, Service
@@ -51,10 +51,9 @@ async def freeze(
     service: Service,
     request: Request,
     response: Response,
-    reader: Reader,
+    _: Reader,  # a POST: rate-limited as expensive by the dependency
     month: Annotated[str, Query(pattern=MONTH, description="The month, e.g. 2026-10.")],
 ) -> dict[str, Any]:
-    service.gate.limit(reader, EXPENSIVE)
     try:
         made, new = await board_of(service).freeze(month_of(month))
     except MonthNotEndedError as exc:
@@ -76,9 +75,12 @@ async def freezes(service: Service, _: Reader) -> dict[str, Any]:
     return {"months": [f"{m:%Y-%m}" for m in months]}
 
 
+FORMATS = {"xlsx": XLSX, "pdf": "application/pdf"}
+
+
 @router.get(
-    "/packs/{month}.xlsx",
-    summary="The board pack of a frozen month, as a workbook",
+    "/packs/{month}.{kind}",
+    summary="The board pack of a frozen month: xlsx (the workbook) or pdf (to print)",
     responses={**REFUSALS, 404: {"description": "The month is not frozen."}},
     response_class=Response,
 )
@@ -86,12 +88,18 @@ async def pack(
     service: Service,
     _: Reader,
     month: Annotated[str, Path(pattern=MONTH, description="The month, e.g. 2026-10.")],
+    kind: Annotated[str, Path(pattern="^(xlsx|pdf)$", description="xlsx or pdf")],
 ) -> Response:
+    board = board_of(service)
     try:
-        body = await board_of(service).pack(month_of(month))
+        body = await (
+            board.pack(month_of(month)) if kind == "xlsx" else board.pack_pdf(month_of(month))
+        )
     except NotFrozenError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{exc}: POST /freezes first") from None
-    name = f"casetime-pack-{month}.xlsx"
+    name = f"casetime-pack-{month}.{kind}"
     return Response(
-        body, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        body,
+        media_type=FORMATS[kind],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

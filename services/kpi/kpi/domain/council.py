@@ -177,6 +177,30 @@ def rag(
     return Rag.AMBER if within else Rag.RED
 
 
+def rag_bands(target: KpiTarget, polarity: Polarity) -> list[tuple[float | None, Rag]]:
+    """The RAG rule as bands for charts and dashboards: each band's lower edge (None: from
+    below) and its rating, lowest first. An edge value itself may rate either way (``rag`` is
+    the rating; this is the picture of it)."""
+    goal = target.target
+    if target.rag_rule is RagRule.BAND and target.low is not None and target.high is not None:
+        low, high, tol = target.low, target.high, target.tolerance
+        return [
+            (None, Rag.RED),
+            (low * (1 - tol), Rag.AMBER),
+            (low, Rag.GREEN),
+            (high, Rag.AMBER),
+            (high * (1 + tol), Rag.RED),
+        ]
+    if goal is None or polarity is Polarity.CONTEXT:
+        return [(None, Rag.GREY)]
+    floor = target.floor if target.rag_rule is RagRule.FLOOR else None
+    if polarity is Polarity.HIGHER_IS_BETTER:
+        amber = floor if floor is not None else goal * (1 - target.tolerance)
+        return [(None, Rag.RED), (amber, Rag.AMBER), (goal, Rag.GREEN)]
+    red = floor if floor is not None else goal * (1 + target.tolerance)
+    return [(None, Rag.GREEN), (goal, Rag.AMBER), (red, Rag.RED)]
+
+
 class Direction(StrEnum):
     IMPROVING = "improving"
     WORSENING = "worsening"
