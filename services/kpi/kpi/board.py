@@ -13,10 +13,9 @@ from kpi.adapters.snapshots import SnapshotRefresher
 from kpi.adapters.xlsx_pack import PackContext, trend_months, xlsx_bytes
 from kpi.domain.board_pack import Freeze, Revision, freeze_of, month_end, revisions
 from kpi.domain.council import CouncilConfig
-from kpi.domain.evaluation import AS_AT, Evaluation
+from kpi.domain.evaluation import Evaluation
 from kpi.domain.kpis import KPIS
-from kpi.domain.periods import PeriodKind
-from kpi.domain.report import KpiRow, kpi_rows, previous_as_at
+from kpi.domain.report import KpiRow, comparison_dates, kpi_rows
 
 
 class MonthNotEndedError(Exception):
@@ -43,10 +42,10 @@ class Board:
         """Every figure as at ``day``, rated and compared, and the evaluation behind them."""
         evaluate = self.refresher.evaluate_past
         evaluation = await evaluate(day, self.budget_seconds)
-        earlier = {}
-        for label in (AS_AT, *PeriodKind):
-            previous = previous_as_at(label, day)
-            earlier[previous] = await evaluate(previous, self.budget_seconds)
+        earlier = {
+            previous: await evaluate(previous, self.budget_seconds)
+            for previous in sorted(comparison_dates(day))
+        }
         return kpi_rows(evaluation, self.config, earlier.__getitem__), evaluation
 
     async def freeze(self, month: date) -> tuple[Freeze, bool]:

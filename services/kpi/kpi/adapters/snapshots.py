@@ -31,10 +31,9 @@ from kpi.adapters.tables import FactGenerationRecord
 from kpi.domain.calendar import WorkingDayCalendar
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.council import CouncilConfig
-from kpi.domain.evaluation import AS_AT, Evaluation, EvaluationStoppedError, evaluate
+from kpi.domain.evaluation import Evaluation, EvaluationStoppedError, evaluate
 from kpi.domain.facts import UnitFacts, evaluation_from_totals, split_unit, unit_facts
-from kpi.domain.periods import PeriodKind
-from kpi.domain.report import previous_as_at
+from kpi.domain.report import comparison_dates
 
 log = logging.getLogger(__name__)
 CACHED_EVALUATIONS = 32
@@ -75,7 +74,7 @@ def _reached(generation: FactGenerationRecord, unit: str) -> bool:
 
 def kept_dates(live: date) -> set[date]:
     """The live date and every date its figures are compared with (direction of travel)."""
-    return {live} | {previous_as_at(label, live) for label in (AS_AT, *PeriodKind)}
+    return {live} | comparison_dates(live)
 
 
 class SnapshotRefresher:

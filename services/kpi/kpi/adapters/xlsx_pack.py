@@ -20,7 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from kpi.domain.board_pack import NOT_RECORDED, Freeze, FrozenFigure, Revision, breach_order
-from kpi.domain.evaluation import AS_AT
+from kpi.domain.evaluation import AS_AT, MONTH_OR_AS_AT
 from kpi.domain.kpis import KPIS
 from kpi.domain.kpis.base import Measure
 from kpi.domain.periods import PeriodKind, add_months
@@ -163,7 +163,7 @@ def _teams(book: Workbook, freeze: Freeze) -> None:
     header = ["KPI", "Team", "Period", "Figure", "Numerator", "Denominator", "RAG", "Target"]
     sheet = _sheet(book, "Teams", header, [16, 28, 12, 11, 11, 12, 11, 10])
     for f in freeze.figures:
-        if f.level != "team" or f.period not in (PeriodKind.MONTH.value, AS_AT):
+        if f.level != "team" or f.period not in MONTH_OR_AS_AT:
             continue
         sheet.append(
             [f.kpi, f.unit_name, f.period, f.value, f.numerator, f.denominator, f.rag, f.target]
@@ -200,9 +200,8 @@ def _trend(book: Workbook, freeze: Freeze, earlier: Iterable[Freeze]) -> None:
 def _exceptions(book: Workbook, freeze: Freeze) -> None:
     header = ["KPI", "Period", "Team", "Exception reason", "Breaches"]
     sheet = _sheet(book, "Exceptions", header, [16, 22, 28, 34, 10])
-    month_or_day = (PeriodKind.MONTH.value, AS_AT)
     rows = sorted(
-        (b for b in freeze.breaches if b.period in month_or_day),
+        (b for b in freeze.breaches if b.period in MONTH_OR_AS_AT),
         key=lambda b: (b.kpi, b.team, breach_order(b.reason)),
     )
     for b in rows:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from casetime.access.gate import REFUSALS
 from kpi.adapters.freezes import FreezeStore
 from kpi.adapters.snapshots import QueryRefusedError
-from kpi.api.deps import Reader, Runtime, Service
+from kpi.api.deps import Reader, Runtime, Service, busy
 from kpi.board import Board, MonthNotEndedError, NotFrozenError
 
 router = APIRouter(tags=["board pack"])
@@ -49,7 +49,6 @@ def freeze_summary(month: date, frozen_at: Any, events_known: int, figures: int)
 )
 async def freeze(
     service: Service,
-    request: Request,
     response: Response,
     _: Reader,  # a POST: rate-limited as expensive by the dependency
     month: Annotated[str, Query(pattern=MONTH, description="The month, e.g. 2026-10.")],
@@ -59,11 +58,7 @@ async def freeze(
     except MonthNotEndedError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except QueryRefusedError as exc:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"{exc}; try again shortly",
-            headers={"Retry-After": "30"},
-        ) from None
+        raise busy(exc, retry_after=30) from None
     if not new:
         response.status_code = status.HTTP_200_OK
     return freeze_summary(made.month, made.frozen_at, made.events_known, len(made.figures))

@@ -51,11 +51,16 @@ class Runtime:
                 lists=lists,
             )
         except QueryRefusedError as exc:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"{exc}; try again shortly",
-                headers={"Retry-After": "5"},
-            ) from None
+            raise busy(exc, retry_after=5) from None
+
+
+def busy(refused: QueryRefusedError, retry_after: int) -> HTTPException:
+    """503 with Retry-After: a past-date evaluation could not be had in time."""
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        f"{refused}; try again shortly",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def _runtime(request: Request) -> Runtime:

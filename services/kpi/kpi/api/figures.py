@@ -12,11 +12,9 @@ from pydantic import BaseModel
 from casetime.access.gate import REFUSALS
 from kpi.api.deps import QUERY_ERRORS, AsAt, KpiId, Reader, Service, Team
 from kpi.domain.council import Comparators, CouncilConfig
-from kpi.domain.evaluation import AS_AT as AS_AT_PERIOD
 from kpi.domain.evaluation import Evaluation
 from kpi.domain.kpis import KPIS
-from kpi.domain.periods import PeriodKind
-from kpi.domain.report import KpiRow, kpi_rows, previous_as_at
+from kpi.domain.report import KpiRow, comparison_dates, kpi_rows
 
 router = APIRouter()
 
@@ -83,11 +81,10 @@ async def _previous_periods(
     service: Service, evaluation: Evaluation, request: Request
 ) -> dict[date, Evaluation]:
     """The evaluations the direction of travel compares with, each within the query's budget."""
-    earlier = {}
-    for period_label in (AS_AT_PERIOD, *PeriodKind):
-        day = previous_as_at(period_label, evaluation.as_at)
-        earlier[day] = await service.evaluation_at(day, request)
-    return earlier
+    return {
+        day: await service.evaluation_at(day, request)
+        for day in sorted(comparison_dates(evaluation.as_at))
+    }
 
 
 @router.get(

@@ -23,10 +23,9 @@ from casetime.access.credentials import Credential
 from casetime.errors import RefusedError
 from kpi.api.deps import Runtime, Service, audit_read
 from kpi.domain.council import Rag
-from kpi.domain.evaluation import ClockState, Evaluation, OpenClockStatus
+from kpi.domain.evaluation import MONTH_OR_AS_AT, ClockState, Evaluation, OpenClockStatus
 from kpi.domain.kpis import KPIS
 from kpi.domain.kpis.base import COUNCIL, Figure, Measure
-from kpi.domain.periods import PeriodKind
 from kpi.domain.team_view import ClockLine, TeamFigure, at_risk, team_clocks, team_figures
 
 router = APIRouter(include_in_schema=False)
@@ -244,11 +243,10 @@ async def team_page(
     if reader.sees_team(team):
         clocks = [c for c in team_clocks(evaluation, team) if kpi in (None, c.status.clock.kpi)]
         if kpi is not None:
-            month = PeriodKind.MONTH.value
             breaches = [
                 b
                 for b in evaluation.breaches
-                if b.team == team and b.kpi == kpi and b.period in (month, "as_at")
+                if b.team == team and b.kpi == kpi and b.period in MONTH_OR_AS_AT
             ]
         await audit_read(runtime, reader, request, len(clocks) + len(breaches or []), {team})
     return page(

@@ -28,6 +28,9 @@ from kpi.domain.periods import periods_ending
 log = logging.getLogger(__name__)
 
 AS_AT = "as_at"  # the period label of KPIs counted on the as-at date itself
+# "this month" to a team manager or the board: the month's figure, or today's for a KPI
+# counted on a day
+MONTH_OR_AS_AT = ("month", AS_AT)
 REASON_NOT_RECORDED = "reason_not_recorded"
 
 

@@ -42,6 +42,11 @@ def previous_as_at(period: str, as_at: date) -> date:
     return period_ending(PeriodKind(period), as_at).start - timedelta(days=1)
 
 
+def comparison_dates(as_at: date) -> set[date]:
+    """Every date the figures as at ``as_at`` are compared with (their direction of travel)."""
+    return {previous_as_at(label, as_at) for label in (AS_AT, *PeriodKind)}
+
+
 def rated(kpi_id: str, figure: Figure, config: CouncilConfig) -> Rag:
     """A figure's RAG under the council's target for the KPI (a rate has no small numbers)."""
     rate = KPIS[kpi_id].measure is Measure.RATE_PER_10000

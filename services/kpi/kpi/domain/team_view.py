@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from kpi.domain.council import CouncilConfig, Rag
-from kpi.domain.evaluation import AS_AT, ClockState, Evaluation, OpenClockStatus
+from kpi.domain.evaluation import MONTH_OR_AS_AT, ClockState, Evaluation, OpenClockStatus
 from kpi.domain.kpis import KPIS
 from kpi.domain.kpis.base import Figure, Measure
 from kpi.domain.periods import PeriodKind, add_months
@@ -138,7 +138,7 @@ class TeamFigure:
 def team_figures(evaluation: Evaluation, team: str, config: CouncilConfig) -> list[TeamFigure]:
     rows = []
     for f in evaluation.figures:
-        if f.team != team or f.period not in (PeriodKind.MONTH.value, AS_AT):
+        if f.team != team or f.period not in MONTH_OR_AS_AT:
             continue
         kpi = KPIS[f.kpi]
         rows.append(
