@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 from kpi.domain.kpis import KPIS
 from tests.e2e.conftest import System, post_and_apply
 from tests.support import credentials as authed
-from tests.support.browser import ARTEFACTS
+from tests.support.browser import ARTEFACTS, artefact
 from tests.support.credentials import bearer
 from tests.support.history import assessed
 from tests.support.scripts import run_script
@@ -157,7 +157,7 @@ def check_the_printed_pack(system: System, folder: Path) -> None:
     assert "Green" in text
     assert not [child for child in CHILDREN if child in text]
     subprocess.run(
-        ["pdftoppm", "-r", "60", "-png", str(path), str(ARTEFACTS / f"board-pack-{system.mode}")],
+        ["pdftoppm", "-r", "60", "-png", str(path), str(artefact(f"board-pack-{system.mode}"))],
         check=True,
     )
     first = sorted(ARTEFACTS.glob(f"board-pack-{system.mode}-*1.png"))

@@ -53,8 +53,13 @@ def serious_violations(page: Page) -> list[dict[str, Any]]:
     return [v for v in violations if v.get("impact") in SERIOUS]
 
 
-def keep_screenshot(page: Page, name: str) -> Path:
+def artefact(name: str) -> Path:
+    """Where a test keeps a picture of what it checked (the folder made if need be)."""
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTEFACTS / name
+    return ARTEFACTS / name
+
+
+def keep_screenshot(page: Page, name: str) -> Path:
+    path = artefact(name)
     page.screenshot(path=str(path), full_page=True)
     return path
