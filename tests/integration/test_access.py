@@ -82,6 +82,17 @@ async def test_the_audit_log_refuses_updates_and_deletes(store: AccessStore) -> 
     ]
 
 
+async def test_a_credential_made_after_the_last_read_works_at_once(store: AccessStore) -> None:
+    # credentials read an hour apart: only the miss can make the new one known
+    gate = Gate(store, RateLimiter({}, time.monotonic), refresh_seconds=3600)
+    first = await admin.create_reader_token(store, "first", set(), NOW)
+    assert (await gate.reader({"authorization": f"Bearer {first.token}"})).id == first.credential.id
+    second = await admin.create_reader_token(store, "second", set(), NOW)
+    await asyncio.sleep(0.3)  # MISS_RELOAD_SECONDS
+    found = await gate.reader({"authorization": f"Bearer {second.token}"})
+    assert found.id == second.credential.id
+
+
 async def test_rotation_and_revocation_through_the_gate(store: AccessStore) -> None:
     moment = [NOW]
     gate = Gate(store, RateLimiter({}, time.monotonic), refresh_seconds=0.01)

@@ -57,6 +57,10 @@ def forbidden(reason: str) -> RefusedError:
     return RefusedError(403, "authorization", reason, "forbidden", {})
 
 
+# an unknown credential id reads the store again, at most this often
+MISS_RELOAD_SECONDS = 0.25
+
+
 @dataclass
 class Gate:
     store: AccessStore
@@ -99,6 +103,17 @@ class Gate:
             )
         return self._known
 
+    async def _reloaded_for_a_miss(self) -> dict[str, Credential]:
+        """The credentials read again, so that one made a moment ago works at once; at most
+        once in MISS_RELOAD_SECONDS however many unknown ids are tried."""
+        loaded = self._loaded_at
+        if loaded is None or time.monotonic() - loaded >= MISS_RELOAD_SECONDS:
+            async with self._lock:
+                loaded = self._loaded_at
+                if loaded is None or time.monotonic() - loaded >= MISS_RELOAD_SECONDS:
+                    await self._load()
+        return self._known
+
     def _stale(self) -> bool:
         loaded = self._loaded_at
         return loaded is None or time.monotonic() - loaded > self.stale_seconds
@@ -129,6 +144,8 @@ class Gate:
         token = token.strip()
         credential_id = credential_id_of(token)
         credential = (await self._credentials()).get(credential_id or "")
+        if credential is None and credential_id is not None:
+            credential = (await self._reloaded_for_a_miss()).get(credential_id)
         if credential is None:
             raise _unauthenticated("the credential is not one casetime knows")
         mark = fingerprint(token)
