@@ -480,3 +480,12 @@ def test_each_service_listens_on_its_port_by_default() -> None:
 
     assert KpiSettings().port == SERVICES["kpi"]
     assert {name: default_port(name) for name in INGEST} == {n: SERVICES[n] for n in INGEST}
+
+
+def test_the_kpi_service_writes_its_board_packs_into_a_volume_of_their_own() -> None:
+    folder = environment("kpi")["CASETIME_PACK_FOLDER"]
+    volumes = [str(v) for v in service("kpi")["volumes"]]
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in volumes}
+    assert folder in mounted, volumes
+    assert mounted[folder] in set(compose().get("volumes") or {})
+    assert f"mkdir -p {folder}" in (ROOT / "deploy" / "Dockerfile").read_text()

@@ -6,8 +6,9 @@ same bytes, its RAG cells coloured as their words say."""
 from __future__ import annotations
 
 import io
-import time
-from datetime import UTC, date, datetime
+import time as clock
+from dataclasses import replace
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
@@ -16,14 +17,16 @@ from openpyxl import load_workbook
 from kpi.adapters.xlsx_pack import RAG_FILLS, PackContext, xlsx_bytes
 from kpi.domain.board_pack import (
     Freeze,
+    freeze_due,
     freeze_of,
     meeting_month,
     papers_deadline,
     quarter_month,
     revisions,
+    scorecard_settings,
 )
 from kpi.domain.calendar import england_calendar
-from kpi.domain.council import CouncilConfig, KpiTarget
+from kpi.domain.council import Comparator, Comparators, CouncilConfig, KpiTarget, NationalQuartile
 from kpi.domain.evaluation import Evaluation
 from kpi.domain.report import kpi_rows
 from tests.support.history import assessed, run
@@ -113,7 +116,7 @@ def test_the_same_freeze_makes_the_same_workbook_with_rag_cells_coloured_as_thei
     freeze = frozen(january())
     context = PackContext("Test", freeze, [])
     first = xlsx_bytes(context)
-    time.sleep(1.1)  # a zip entry's time, and the file's own modified time, are to the second
+    clock.sleep(1.1)  # a zip entry's time, and the file's own modified time, are to the second
     assert xlsx_bytes(context) == first
     book = load_workbook(io.BytesIO(first))
     assert book.sheetnames == [
@@ -133,3 +136,89 @@ def test_the_same_freeze_makes_the_same_workbook_with_rag_cells_coloured_as_thei
         assert row[rag - 1].fill.fgColor.rgb == f"00{RAG_FILLS[str(word)]}", row[0].value
     assert scorecard.freeze_panes == "B2"
     assert scorecard.page_setup.orientation == "landscape"
+
+
+@pytest.mark.parametrize(
+    ("today", "clock", "due"),
+    [
+        (date(2026, 12, 3), time(5, 59), None),  # before 06:00 on the 3rd
+        (date(2026, 12, 3), time(6, 0), date(2026, 11, 1)),
+        (date(2026, 12, 2), time(23, 0), None),
+        (date(2026, 12, 20), time(0, 0), date(2026, 11, 1)),
+        (date(2027, 1, 3), time(6, 0), date(2026, 12, 1)),  # December, across the year
+    ],
+)
+def test_a_scheduled_freeze_is_due_for_the_month_before_from_its_day_and_time(
+    today: date, clock: time, due: date | None
+) -> None:
+    assert freeze_due(today, clock, 3, time(6, 0)) == due
+
+
+PLANNED = CouncilConfig(
+    council="Test",
+    small_number_threshold=0,
+    kpis={
+        "ASMT-45WD": KpiTarget(
+            target=0.85,
+            milestone=0.75,
+            next_year_target=0.9,
+            national_quartile=NationalQuartile(quartile=3, year="2024-25"),
+            comparators=Comparators(last_year=Comparator(value=0.62, year="2023-24")),
+        ),
+        "REREFERRAL-12M": KpiTarget(rag_rule="band", low=0.18, high=0.22),
+    },
+)
+
+
+def planned(month: date, evaluation: Evaluation) -> Freeze:
+    rows = kpi_rows(evaluation, PLANNED, lambda day: run([], day, **SETTINGS))
+    return freeze_of(month, FROZEN_AT, 9, rows, evaluation, settings=scorecard_settings(PLANNED))
+
+
+def scorecard(context: PackContext) -> dict[str, dict[str, Any]]:
+    sheet = load_workbook(io.BytesIO(xlsx_bytes(context)))["Scorecard"]
+    header = [str(c.value) for c in sheet[1]]
+    return {
+        str(row[0]): dict(zip(header, row, strict=True))
+        for row in sheet.iter_rows(min_row=2, values_only=True)
+    }
+
+
+def test_the_scorecard_has_the_councils_columns_as_the_council_file_stood_at_the_freeze() -> None:
+    freeze = planned(date(2025, 1, 1), january())
+    assert Freeze.from_json(freeze.to_json()) == freeze
+    rows = scorecard(PackContext("Test", freeze, []))
+    asmt = rows["ASMT-45WD"]
+    assert (asmt["Aim"], asmt["Target"], asmt["Milestone"]) == ("Higher", 0.85, 0.75)
+    assert (asmt["Next year's target"], asmt["National quartile"]) == (0.9, "Q3 2024-25")
+    assert asmt["This year to date"] == 0.5
+    # no March freeze held: last year is the council file's published figure
+    assert asmt["Last year"] == 0.62
+    assert rows["REREFERRAL-12M"]["Aim"] == "Band 18.0% to 22.0%"
+    assert rows["CPP-REPEAT"]["Aim"] == "Lower"
+    # a freeze made before the settings were kept still makes a pack, with those cells empty
+    bare = scorecard(PackContext("Test", replace(freeze, settings=()), []))
+    assert (bare["ASMT-45WD"]["Milestone"], bare["ASMT-45WD"]["Last year"]) == (None, None)
+
+
+def test_last_year_is_the_year_to_date_frozen_at_the_end_of_last_march() -> None:
+    march = run(
+        [
+            *assessed("M1", "2025-02-03", "2025-03-10", "North"),
+            *assessed("M2", "2024-12-02", "2025-01-10", "North"),
+            *assessed("M3", "2024-10-01", "2025-01-15", "North"),
+            *assessed("M4", "2024-01-02", "2024-03-20", "North"),  # the year before: not in it
+        ],
+        date(2025, 3, 31),
+        **SETTINGS,
+    )
+    held = planned(date(2025, 3, 1), march)
+    year = held.figure("ASMT-45WD", "financial_year_to_date", "council", "all")
+    assert year is not None
+    assert (year.numerator, year.denominator) == (2, 3)
+    april = planned(date(2025, 4, 1), run([], date(2025, 4, 30), **SETTINGS))
+    rows = scorecard(PackContext("Test", april, [held]))
+    assert rows["ASMT-45WD"]["Last year"] == pytest.approx(2 / 3)
+    # a March of another year is not last year
+    older = replace(held, month=date(2024, 3, 1))
+    assert scorecard(PackContext("Test", april, [older]))["ASMT-45WD"]["Last year"] == 0.62

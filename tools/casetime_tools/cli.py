@@ -421,6 +421,7 @@ def extract(
     host: Annotated[str, typer.Option(help="Where the KPI service runs.")] = "127.0.0.1",
 ) -> None:
     """Freeze a month (if it is not frozen yet) and write its board pack."""
+    from kpi.adapters.pack_folder import pack_name, write_whole
     from kpi.domain.periods import add_months
 
     chosen = pack_month(month, quarter, meeting)
@@ -430,15 +431,13 @@ def extract(
         _freeze(host, token, f"{add_months(chosen, -back):%Y-%m}")
     answer = _freeze(host, token, label)
     frozen = answer.json()
-    out.mkdir(parents=True, exist_ok=True)
     paths = []
     for kind in ("xlsx", "pdf"):
         pack = httpx.get(
             f"{kpi_url(host)}/packs/{label}.{kind}", headers=_bearer(token), timeout=300
         )
         pack.raise_for_status()
-        paths.append(out / f"casetime-pack-{label}.{kind}")
-        paths[-1].write_bytes(pack.content)
+        paths.append(write_whole(out, pack_name(chosen, kind), pack.content))
     made = "frozen now" if answer.status_code == 201 else "frozen before"
     console.print(
         f"{label} {made} at {frozen['frozen_at']} ({frozen['figures']:,} figures,"

@@ -30,6 +30,7 @@ from kpi.api import (
 from kpi.api.deps import Runtime
 from kpi.domain.calendar import england_calendar
 from kpi.migrations import upgrade_to_head
+from kpi.scheduled_packs import ScheduledPacks
 from kpi.settings import KpiSettings
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,23 @@ def _metrics(runtime: Runtime) -> CollectorRegistry:
     return registry
 
 
+def _scheduled_packs(runtime: Runtime) -> ScheduledPacks | None:
+    settings = runtime.settings
+    if settings.pack_folder is None:
+        return None
+    return ScheduledPacks(
+        runtime.board(),
+        settings.pack_folder,
+        settings.freeze_day,
+        settings.freeze_time,
+        settings.freeze_check_seconds,
+    )
+
+
 def create_app(settings: KpiSettings | None = None) -> FastAPI:
     settings = settings or KpiSettings()
     runtime = _runtime(settings)
+    packs = _scheduled_packs(runtime)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -78,9 +93,13 @@ def create_app(settings: KpiSettings | None = None) -> FastAPI:
             await asyncio.to_thread(upgrade_to_head, settings.state_store_url)
         await runtime.consumer.start()
         await runtime.refresher.start()
+        if packs is not None:
+            await packs.start()
         mode = "embedded" if settings.embedded else "Kafka and PostgreSQL"
         log.info("KPI service for %s started (%s)", runtime.config.council, mode)
         yield
+        if packs is not None:
+            await packs.stop()
         await runtime.consumer.stop()
         await runtime.refresher.stop()
         await runtime.store.dispose()

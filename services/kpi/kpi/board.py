@@ -11,7 +11,14 @@ from kpi.adapters.freezes import FreezeStore
 from kpi.adapters.pdf_pack import pdf_bytes
 from kpi.adapters.snapshots import SnapshotRefresher
 from kpi.adapters.xlsx_pack import PackContext, trend_months, xlsx_bytes
-from kpi.domain.board_pack import Freeze, Revision, freeze_of, month_end, revisions
+from kpi.domain.board_pack import (
+    Freeze,
+    Revision,
+    freeze_of,
+    month_end,
+    revisions,
+    scorecard_settings,
+)
 from kpi.domain.council import CouncilConfig
 from kpi.domain.evaluation import Evaluation
 from kpi.domain.kpis import KPIS
@@ -62,7 +69,8 @@ class Board:
         known = await self.freezes.events_known()
         rows, evaluation = await self.rows_as_at(month_end(month))
         revised = await self._revisions_before(month)
-        made = freeze_of(month, frozen_at, known, rows, evaluation, revised)
+        settings = scorecard_settings(self.config)
+        made = freeze_of(month, frozen_at, known, rows, evaluation, revised, settings)
         kept = await self.freezes.add(made)
         return kept, kept is made
 

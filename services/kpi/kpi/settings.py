@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 
 from pydantic import Field
@@ -30,3 +30,11 @@ class KpiSettings(ServiceSettings):
     query_budget_seconds: float = Field(default=10.0, gt=0, le=300)
     # a month-end freeze evaluates several past dates (direction of travel, revisions)
     freeze_budget_seconds: float = Field(default=600.0, gt=0, le=3600)
+    # The scheduled month-end freeze: on the `freeze_day`-th of each month at `freeze_time`
+    # (London), the month before is frozen and its pack written into `pack_folder`. Off while
+    # no folder is set: set it once the council's history is loaded, or the first freeze would
+    # be of a half-loaded month.
+    pack_folder: Path | None = None
+    freeze_day: int = Field(default=1, ge=1, le=28)
+    freeze_time: time = time(6, 0)
+    freeze_check_seconds: float = Field(default=60.0, gt=0)

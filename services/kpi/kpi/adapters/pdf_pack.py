@@ -29,14 +29,15 @@ from reportlab.platypus import (
 )
 
 from kpi.adapters.xlsx_pack import (
-    AIMS,
     RAG_FILLS,
     PackContext,
+    ScorecardLine,
     headline,
     scorecard_lines,
+    shown,
     trend_months,
 )
-from kpi.domain.board_pack import Freeze, FrozenFigure
+from kpi.domain.board_pack import FrozenFigure
 from kpi.domain.council import KpiTarget, Rag, RagRule, rag_bands
 from kpi.domain.kpis import KPIS
 from kpi.domain.kpis.base import Measure, Polarity
@@ -44,18 +45,11 @@ from kpi.domain.kpis.base import Measure, Polarity
 PAGE = landscape(A4)
 MARGIN = 12 * mm
 SMALL = ParagraphStyle("small", fontName="Helvetica", fontSize=7, leading=8.5)
+HEAD = ParagraphStyle("head", fontName="Helvetica-Bold", fontSize=7, leading=8.5)
 TITLE = ParagraphStyle("title", fontName="Helvetica-Bold", fontSize=13, leading=16)
 # light tints for the chart bands, dark enough to tell apart in grey
 BAND_TINTS = {Rag.RED: "#f4c7c3", Rag.AMBER: "#fde2b8", Rag.GREEN: "#cfe8d5", Rag.GREY: "#e5e5e5"}
 KEY = ("Green", "Amber", "Red", "Grey", "Not rated", "No data")
-
-
-def shown(value: float | None, kpi: str) -> str:
-    if value is None:
-        return "-"
-    if KPIS[kpi].measure is Measure.RATIO:
-        return f"{100 * value:.1f}%"
-    return f"{value:.1f}"
 
 
 def _title(context: PackContext) -> str:
@@ -93,45 +87,39 @@ def _decorate(context: PackContext) -> Any:
 
 
 SCORECARD_HEAD = [
-    "KPI",
-    "Measure",
-    "Aim",
-    "RAG",
-    "Target",
-    "This month",
-    "Counts",
-    "Previous",
-    "Direction",
-    "Year to date",
-    "12 months",
-    "England",
-]
-WIDTHS = [33, 66, 13, 16, 15, 16, 18, 16, 18, 17, 17, 15]
+    "KPI", "Measure", "Aim", "RAG", "Target", "Milestone", "This month", "Counts", "Last month",
+    "Direction", "Year to date", "Last year", "Next year", "England", "Quartile",
+]  # fmt: skip
+WIDTHS = [33, 42, 14, 15, 13, 16, 15, 17, 14, 19, 15, 14, 14, 14, 17]
 
 
-def _scorecard(freeze: Freeze) -> Table:
-    rows: list[list[Any]] = [SCORECARD_HEAD]
-    rags = []
-    for line in scorecard_lines(freeze):
-        kpi, month = line.kpi, line.month
-        small = " *" if month.small_numbers else ""
-        rows.append(
-            [
-                kpi,
-                Paragraph(month.title, SMALL),
-                AIMS.get(month.polarity, month.polarity),
-                month.rag,
-                shown(month.target, kpi),
-                shown(month.value, kpi),
-                f"{month.numerator:,} / {month.denominator:,}{small}",
-                shown(month.previous_value, kpi),
-                month.direction,
-                shown(line.year_to_date, kpi),
-                shown(line.rolling_12_months, kpi),
-                shown(line.comparator("england"), kpi),
-            ]
-        )
-        rags.append(month.rag)
+def _scorecard_row(line: ScorecardLine) -> list[Any]:
+    kpi, month, setting = line.kpi, line.month, line.setting
+    small = " *" if month.small_numbers else ""
+    return [
+        kpi,
+        Paragraph(month.title, SMALL),
+        Paragraph(line.aim, SMALL),
+        month.rag,
+        shown(month.target, kpi),
+        shown(setting.milestone if setting else None, kpi),
+        shown(month.value, kpi),
+        f"{month.numerator:,} / {month.denominator:,}{small}",
+        shown(month.previous_value, kpi),
+        Paragraph(month.direction, SMALL),
+        shown(line.year_to_date, kpi),
+        shown(line.last_year, kpi),
+        shown(setting.next_year_target if setting else None, kpi),
+        shown(line.comparator("england"), kpi),
+        Paragraph(line.quartile or "-", SMALL),
+    ]
+
+
+def _scorecard(context: PackContext) -> Table:
+    lines = scorecard_lines(context.freeze, context.earlier)
+    head = [Paragraph(words, HEAD) for words in SCORECARD_HEAD]
+    rows: list[list[Any]] = [head, *(_scorecard_row(line) for line in lines)]
+    rags = [line.month.rag for line in lines]
     table = Table(rows, colWidths=[w * mm for w in WIDTHS], repeatRows=1)
     style: list[Any] = [
         ("FONT", (0, 0), (-1, -1), "Helvetica", 7),
@@ -288,7 +276,7 @@ def pdf_bytes(context: PackContext, targets: dict[str, tuple[KpiTarget, Polarity
             SMALL,
         ),
         Spacer(1, 3 * mm),
-        _scorecard(freeze),
+        _scorecard(context),
         PageBreak(),
         KeepTogether([Paragraph("Trends: 13 months, council figure by month", TITLE)]),
         _charts(context, targets),

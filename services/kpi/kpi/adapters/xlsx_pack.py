@@ -19,7 +19,14 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.writer.excel import ExcelWriter
 
-from kpi.domain.board_pack import NOT_RECORDED, Freeze, FrozenFigure, Revision, breach_order
+from kpi.domain.board_pack import (
+    NOT_RECORDED,
+    Freeze,
+    FrozenFigure,
+    Revision,
+    ScorecardSetting,
+    breach_order,
+)
 from kpi.domain.evaluation import AS_AT, MONTH_OR_AS_AT
 from kpi.domain.kpis import KPIS
 from kpi.domain.kpis.base import Measure
@@ -34,7 +41,7 @@ RAG_FILLS = {
     "Not rated": "505A5F",
     "No data": "505A5F",
 }
-AIMS = {"higher": "Higher", "lower": "Lower", "context": "Context (no aim)"}
+AIMS = {"higher": "Higher", "lower": "Lower", "band": "Band", "context": "Context (no aim)"}
 HEADER = Font(bold=True)
 WHITE = Font(bold=True, color="FFFFFF")
 
@@ -87,22 +94,69 @@ def headline(freeze: Freeze, kpi: str, level: str, unit: str) -> FrozenFigure | 
     return freeze.figure(kpi, period, level, unit)
 
 
+def shown(value: float | None, kpi: str) -> str:
+    """A figure as words: a ratio as a percentage, anything else to one decimal place."""
+    if value is None:
+        return "-"
+    if KPIS[kpi].measure is Measure.RATIO:
+        return f"{100 * value:.1f}%"
+    return f"{value:.1f}"
+
+
 @dataclass(frozen=True)
 class ScorecardLine:
-    """A KPI's council figures in the scorecard: the month's (or the month end's), and the year
-    to date's and rolling 12 months' values where the KPI has them."""
+    """A KPI's council figures in the scorecard: the month's (or the month end's), the year to
+    date's, the rolling 12 months' and last financial year's where the KPI has them, and the
+    council file's columns as frozen."""
 
     kpi: str
     month: FrozenFigure
     year_to_date: float | None
     rolling_12_months: float | None
+    last_year: float | None
+    setting: ScorecardSetting | None
 
     def comparator(self, name: str) -> float | None:
         value = (self.month.comparators.get(name) or {}).get("value")
         return None if value is None else float(value)
 
+    @property
+    def aim(self) -> str:
+        aim = self.setting.aim if self.setting is not None else self.month.polarity
+        words = AIMS.get(aim, aim)
+        if aim == "band" and self.setting is not None:
+            low, high = shown(self.setting.low, self.kpi), shown(self.setting.high, self.kpi)
+            return f"{words} {low} to {high}"
+        return words
 
-def scorecard_lines(freeze: Freeze) -> list[ScorecardLine]:
+    @property
+    def quartile(self) -> str | None:
+        if self.setting is None or self.setting.national_quartile is None:
+            return None
+        return f"Q{self.setting.national_quartile} {self.setting.quartile_year}"
+
+
+def last_march(month: date) -> date:
+    """The March that ended the financial year before the one ``month`` is in."""
+    year = month.year if month.month >= 4 else month.year - 1
+    return date(year, 3, 1)
+
+
+def _last_year(kpi: str, freeze: Freeze, earlier: Iterable[Freeze]) -> float | None:
+    """The last financial year's council figure: its March freeze's year to date (a KPI
+    counted on a day: as at that March's end), else the council file's published figure."""
+    march = next((f for f in earlier if f.month == last_march(freeze.month)), None)
+    if march is not None:
+        period = AS_AT if KPIS[kpi].point_in_time else PeriodKind.FINANCIAL_YEAR_TO_DATE.value
+        held = march.figure(kpi, period, "council", "all")
+        if held is not None:
+            return held.value
+    setting = freeze.setting(kpi)
+    return None if setting is None else setting.last_year
+
+
+def scorecard_lines(freeze: Freeze, earlier: Iterable[Freeze] = ()) -> list[ScorecardLine]:
+    earlier = list(earlier)
     lines = []
     for kpi in KPIS:
         month = headline(freeze, kpi, "council", "all")
@@ -110,7 +164,16 @@ def scorecard_lines(freeze: Freeze) -> list[ScorecardLine]:
             continue
         ytd = freeze.figure(kpi, PeriodKind.FINANCIAL_YEAR_TO_DATE.value, "council", "all")
         r12 = freeze.figure(kpi, PeriodKind.ROLLING_12_MONTHS.value, "council", "all")
-        lines.append(ScorecardLine(kpi, month, _value(ytd), _value(r12)))
+        lines.append(
+            ScorecardLine(
+                kpi,
+                month,
+                _value(ytd),
+                _value(r12),
+                _last_year(kpi, freeze, earlier),
+                freeze.setting(kpi),
+            )
+        )
     return lines
 
 
@@ -119,42 +182,49 @@ def _value(figure: FrozenFigure | None) -> float | None:
 
 
 SCORECARD = (
-    ("KPI", 16), ("Measure", 44), ("Aim", 9), ("RAG", 11), ("Target", 10), ("This month", 11),
-    ("Numerator", 11), ("Denominator", 12), ("Previous month", 11), ("Direction", 13),
-    ("Year to date", 11), ("Rolling 12 months", 11), ("England", 10), ("Region", 10),
-    ("Statistical neighbours", 13), ("Baseline", 10), ("Small numbers", 9),
+    ("KPI", 16), ("Measure", 44), ("Aim", 12), ("RAG", 11), ("Target", 10), ("Milestone", 10),
+    ("This month", 11), ("Numerator", 11), ("Denominator", 12), ("Previous month", 11),
+    ("Direction", 13), ("This year to date", 11), ("Rolling 12 months", 11),
+    ("Last year", 10), ("Next year's target", 11), ("National quartile", 13), ("England", 10),
+    ("Region", 10), ("Statistical neighbours", 13), ("Baseline", 10), ("Small numbers", 9),
 )  # fmt: skip
+COMPARATORS = ("england", "region", "statistical_neighbours", "baseline")
+# the columns holding a figure in the KPI's own unit
+FIGURE_COLUMNS = (5, 6, 7, 10, 12, 13, 14, 15, 17, 18, 19, 20)
 
 
-def _scorecard(book: Workbook, freeze: Freeze) -> None:
+def _scorecard_row(line: ScorecardLine) -> list[Any]:
+    month, setting = line.month, line.setting
+    return [
+        line.kpi,
+        month.title,
+        line.aim,
+        month.rag,
+        month.target,
+        setting.milestone if setting else None,
+        month.value,
+        month.numerator,
+        month.denominator,
+        month.previous_value,
+        month.direction,
+        line.year_to_date,
+        line.rolling_12_months,
+        line.last_year,
+        setting.next_year_target if setting else None,
+        line.quartile,
+        *(line.comparator(name) for name in COMPARATORS),
+        "yes" if month.small_numbers else "",
+    ]
+
+
+def _scorecard(book: Workbook, context: PackContext) -> None:
     sheet = _sheet(book, "Scorecard", [h for h, _ in SCORECARD], [w for _, w in SCORECARD])
-    for line in scorecard_lines(freeze):
-        kpi, month = line.kpi, line.month
-        sheet.append(
-            [
-                kpi,
-                month.title,
-                AIMS.get(month.polarity, month.polarity),
-                month.rag,
-                month.target,
-                month.value,
-                month.numerator,
-                month.denominator,
-                month.previous_value,
-                month.direction,
-                line.year_to_date,
-                line.rolling_12_months,
-                *(
-                    line.comparator(name)
-                    for name in ("england", "region", "statistical_neighbours", "baseline")
-                ),
-                "yes" if month.small_numbers else "",
-            ]
-        )
+    for line in scorecard_lines(context.freeze, context.earlier):
+        sheet.append(_scorecard_row(line))
         row = sheet.max_row
-        _rag_cell(sheet, row, 4, month.rag)
-        for column in (5, 6, 9, 11, 12, 13, 14, 15, 16):
-            sheet.cell(row=row, column=column).number_format = _number_format(kpi)
+        _rag_cell(sheet, row, 4, line.month.rag)
+        for column in FIGURE_COLUMNS:
+            sheet.cell(row=row, column=column).number_format = _number_format(line.kpi)
         sheet.cell(row=row, column=2).alignment = Alignment(wrap_text=True, vertical="top")
     _finish(sheet)
 
@@ -277,7 +347,7 @@ def _about(book: Workbook, context: PackContext) -> None:
 def workbook(context: PackContext) -> Workbook:
     book = Workbook()
     _about(book, context)
-    _scorecard(book, context.freeze)
+    _scorecard(book, context)
     _teams(book, context.freeze)
     _trend(book, context.freeze, context.earlier)
     _exceptions(book, context.freeze)

@@ -10,22 +10,14 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from casetime.access.gate import REFUSALS
 from kpi.adapters.freezes import FreezeStore
+from kpi.adapters.pack_folder import pack_name
 from kpi.adapters.snapshots import QueryRefusedError
-from kpi.api.deps import Reader, Runtime, Service, busy
-from kpi.board import Board, MonthNotEndedError, NotFrozenError
+from kpi.api.deps import Reader, Service, busy
+from kpi.board import MonthNotEndedError, NotFrozenError
 
 router = APIRouter(tags=["board pack"])
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def board_of(runtime: Runtime) -> Board:
-    return Board(
-        runtime.refresher,
-        runtime.config,
-        FreezeStore(runtime.store),
-        runtime.settings.freeze_budget_seconds,
-    )
 
 
 def month_of(text: str) -> date:
@@ -54,7 +46,7 @@ async def freeze(
     month: Annotated[str, Query(pattern=MONTH, description="The month, e.g. 2026-10.")],
 ) -> dict[str, Any]:
     try:
-        made, new = await board_of(service).freeze(month_of(month))
+        made, new = await service.board().freeze(month_of(month))
     except MonthNotEndedError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except QueryRefusedError as exc:
@@ -85,14 +77,14 @@ async def pack(
     month: Annotated[str, Path(pattern=MONTH, description="The month, e.g. 2026-10.")],
     kind: Annotated[str, Path(pattern="^(xlsx|pdf)$", description="xlsx or pdf")],
 ) -> Response:
-    board = board_of(service)
+    board = service.board()
     try:
         body = await (
             board.pack(month_of(month)) if kind == "xlsx" else board.pack_pdf(month_of(month))
         )
     except NotFrozenError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{exc}: POST /freezes first") from None
-    name = f"casetime-pack-{month}.{kind}"
+    name = pack_name(month_of(month), kind)
     return Response(
         body,
         media_type=FORMATS[kind],

@@ -13,8 +13,10 @@ from casetime.access.credentials import Credential
 from casetime.access.gate import EXPENSIVE, REFUSALS, Bearer, Gate, forbidden
 from casetime.errors import error_responses
 from kpi.adapters.consumer import EventSource
+from kpi.adapters.freezes import FreezeStore
 from kpi.adapters.snapshots import QueryRefusedError, SnapshotRefresher
 from kpi.adapters.store import CaseStore
+from kpi.board import Board
 from kpi.domain.calendar import CALENDAR_FIRST, CALENDAR_LAST
 from kpi.domain.council import CouncilConfig
 from kpi.domain.evaluation import Evaluation
@@ -31,6 +33,15 @@ class Runtime:
     consumer: EventSource
     refresher: SnapshotRefresher
     gate: Gate
+
+    def board(self) -> Board:
+        """The board pack's use cases over this service's store and figures."""
+        return Board(
+            self.refresher,
+            self.config,
+            FreezeStore(self.store),
+            self.settings.freeze_budget_seconds,
+        )
 
     async def evaluation_at(
         self, as_at: date | None, request: Request, lists: bool = False

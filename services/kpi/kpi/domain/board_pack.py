@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from kpi.domain.calendar import WorkingDayCalendar
+from kpi.domain.council import CouncilConfig
 from kpi.domain.evaluation import Evaluation
+from kpi.domain.kpis import KPIS
 from kpi.domain.periods import add_months
 from kpi.domain.report import KpiRow
 
@@ -63,6 +65,43 @@ class FrozenFigure:
 
 
 @dataclass(frozen=True)
+class ScorecardSetting:
+    """A KPI's scorecard columns from the council file, as they stood at the freeze (a pack
+    printed again after next year's targets are set still shows this year's)."""
+
+    kpi: str
+    aim: str  # higher, lower, band or context
+    low: float | None = None  # a band's range
+    high: float | None = None
+    milestone: float | None = None
+    next_year_target: float | None = None
+    national_quartile: int | None = None
+    quartile_year: str | None = None
+    last_year: float | None = None  # the council file's, used when no March freeze is held
+
+    @classmethod
+    def of(cls, config: CouncilConfig, kpi: str) -> ScorecardSetting:
+        target = config.target_for(kpi)
+        quartile = target.national_quartile
+        last_year = target.comparators.last_year
+        return cls(
+            kpi=kpi,
+            aim=config.aim_of(kpi),
+            low=target.low,
+            high=target.high,
+            milestone=target.milestone,
+            next_year_target=target.next_year_target,
+            national_quartile=None if quartile is None else quartile.quartile,
+            quartile_year=None if quartile is None else quartile.year,
+            last_year=None if last_year is None else last_year.value,
+        )
+
+
+def scorecard_settings(config: CouncilConfig) -> tuple[ScorecardSetting, ...]:
+    return tuple(ScorecardSetting.of(config, kpi) for kpi in KPIS)
+
+
+@dataclass(frozen=True)
 class BreachCount:
     kpi: str
     period: str
@@ -81,6 +120,7 @@ class Freeze:
     issues: tuple[tuple[str, int], ...] = ()
     # the previous frozen month's figures that later events changed, as known at this freeze
     revisions: tuple[Revision, ...] = ()
+    settings: tuple[ScorecardSetting, ...] = ()  # empty in freezes made before they were kept
     _by_key: dict[tuple[str, str, str, str], FrozenFigure] = field(
         init=False, repr=False, compare=False
     )
@@ -95,6 +135,9 @@ class Freeze:
     def figure(self, kpi: str, period: str, level: str, unit_name: str) -> FrozenFigure | None:
         return self._by_key.get((kpi, period, level, unit_name))
 
+    def setting(self, kpi: str) -> ScorecardSetting | None:
+        return next((s for s in self.settings if s.kpi == kpi), None)
+
     def to_json(self) -> str:
         body = {
             "month": self.month.isoformat(),
@@ -104,6 +147,7 @@ class Freeze:
             "breaches": [asdict(b) for b in self.breaches],
             "issues": [list(i) for i in self.issues],
             "revisions": [asdict(r) for r in self.revisions],
+            "settings": [asdict(s) for s in self.settings],
         }
         return json.dumps(body, sort_keys=True)
 
@@ -118,6 +162,7 @@ class Freeze:
             breaches=tuple(BreachCount(**b) for b in body["breaches"]),
             issues=tuple((check, count) for check, count in body["issues"]),
             revisions=tuple(Revision.of(r) for r in body.get("revisions", [])),
+            settings=tuple(ScorecardSetting(**s) for s in body.get("settings", [])),
         )
 
 
@@ -133,6 +178,7 @@ def freeze_of(
     rows: Sequence[KpiRow],
     evaluation: Evaluation,
     revised: Sequence[Revision] = (),
+    settings: Sequence[ScorecardSetting] = (),
 ) -> Freeze:
     """The freeze of ``month`` from the rows and evaluation as at its last day."""
     assert evaluation.as_at == month_end(month), "a freeze is of the month's last day"
@@ -148,6 +194,7 @@ def freeze_of(
         breaches=tuple(breaches),
         issues=tuple(sorted(evaluation.issue_counts.items())),
         revisions=tuple(revised),
+        settings=tuple(settings),
     )
 
 
@@ -216,3 +263,12 @@ def quarter_month(year: int, quarter: int) -> date:
         raise ValueError("a quarter is 1 to 4")
     first = date(year, 4, 1)
     return add_months(first, 3 * quarter - 1)
+
+
+def freeze_due(today: date, clock: time, day: int, at: time) -> date | None:
+    """The month a scheduled freeze is due for (its first day): the month before ``today``'s,
+    once its ``day``-th has come at ``at`` (London time); None before that."""
+    due = today.replace(day=1) + timedelta(days=day - 1)
+    if (today, clock) >= (due, at):
+        return add_months(today.replace(day=1), -1)
+    return None

@@ -32,6 +32,16 @@ class Comparators(_Strict):
     statistical_neighbours: Comparator | None = None
     baseline: Comparator | None = None
     projection: Comparator | None = None
+    # the council's own published figure for the last financial year, where casetime holds no
+    # freeze of that year's March (its first year)
+    last_year: Comparator | None = None
+
+
+class NationalQuartile(_Strict):
+    """Where the council's last published figure stands among English councils."""
+
+    quartile: int = Field(ge=1, le=4, description="1: among the best quarter of councils.")
+    year: str = Field(description="The year of the published figures, e.g. 2024-25.")
 
 
 class RagRule(StrEnum):
@@ -49,6 +59,11 @@ class KpiTarget(_Strict):
     low: float | None = None
     high: float | None = None
     comparators: Comparators = Comparators()
+    # the scorecard's columns beside the target: this year's step towards it (an improvement
+    # plan's milestone), next year's target and the national quartile
+    milestone: float | None = None
+    next_year_target: float | None = None
+    national_quartile: NationalQuartile | None = None
 
     @model_validator(mode="after")
     def _rule_has_its_bounds(self) -> KpiTarget:
@@ -116,6 +131,12 @@ class CouncilConfig(_Strict):
 
     def polarity_of(self, kpi_id: str) -> Polarity:
         return self.target_for(kpi_id).polarity or KPIS[kpi_id].polarity
+
+    def aim_of(self, kpi_id: str) -> str:
+        """The scorecard's aim: higher, lower, band (inside a range) or context (none)."""
+        if self.target_for(kpi_id).rag_rule is RagRule.BAND:
+            return "band"
+        return self.polarity_of(kpi_id).value
 
     def rule_settings(self) -> RuleSettings:
         return RuleSettings(
