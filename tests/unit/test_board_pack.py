@@ -222,3 +222,13 @@ def test_last_year_is_the_year_to_date_frozen_at_the_end_of_last_march() -> None
     # a March of another year is not last year
     older = replace(held, month=date(2024, 3, 1))
     assert scorecard(PackContext("Test", april, [older]))["ASMT-45WD"]["Last year"] == 0.62
+
+
+def test_extract_chooses_the_month_from_a_month_a_quarter_or_a_meeting() -> None:
+    from casetime_tools.cli import pack_month
+
+    meeting = datetime(2026, 12, 4)  # a Friday
+    assert pack_month(None, None, meeting) == date(2026, 11, 1)  # papers by 1 December
+    assert pack_month(None, None, meeting, papers_working_days=5) == date(2026, 10, 1)
+    assert pack_month(None, "2026-Q2", None) == date(2026, 9, 1)
+    assert pack_month("2026-07", None, None) == date(2026, 7, 1)

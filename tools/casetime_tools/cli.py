@@ -380,9 +380,12 @@ def _freeze(host: str, token: str, label: str, tries: int = 30) -> httpx.Respons
     return answer
 
 
-def pack_month(month: str | None, quarter: str | None, meeting: datetime | None) -> date:
+def pack_month(
+    month: str | None, quarter: str | None, meeting: datetime | None, papers_working_days: int = 3
+) -> date:
     """The month a pack is for: given, the last of a financial quarter (2026-Q2: September), or
-    the latest complete before a meeting's papers deadline (3 working days before it)."""
+    the latest complete before a meeting's papers deadline (``papers_working_days`` working
+    days before it)."""
     from kpi.domain.board_pack import meeting_month, quarter_month
     from kpi.domain.calendar import england_calendar
 
@@ -397,7 +400,7 @@ def pack_month(month: str | None, quarter: str | None, meeting: datetime | None)
             raise typer.BadParameter("--quarter is like 2026-Q2")
         return quarter_month(int(year), int(number))
     assert meeting is not None
-    return meeting_month(meeting.date(), england_calendar())
+    return meeting_month(meeting.date(), england_calendar(), papers_working_days)
 
 
 @app.command()
@@ -411,6 +414,15 @@ def extract(
         datetime | None,
         typer.Option(formats=["%Y-%m-%d"], help="A board meeting: the month its papers report."),
     ] = None,
+    papers_working_days: Annotated[
+        int,
+        typer.Option(
+            envvar="CASETIME_PAPERS_WORKING_DAYS",
+            min=0,
+            max=30,
+            help="With --meeting: the papers are due this many working days before it.",
+        ),
+    ] = 3,
     out: Annotated[Path, typer.Option(help="Where to write the pack.")] = Path("."),
     backfill: Annotated[
         int,
@@ -424,7 +436,7 @@ def extract(
     from kpi.adapters.pack_folder import pack_name, write_whole
     from kpi.domain.periods import add_months
 
-    chosen = pack_month(month, quarter, meeting)
+    chosen = pack_month(month, quarter, meeting, papers_working_days)
     label = f"{chosen:%Y-%m}"
     started = time.monotonic()
     for back in range(backfill, 0, -1):
