@@ -17,7 +17,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from casetime.events import LONDON
 from casetime.topics import event_topics, topic_for
-from casetime_tools.synthetic import generate, route_event
+from casetime_tools.synthetic import generate
+from connectors.posting import route_event
 from kpi.migrations import upgrade_to_head
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,7 +21,8 @@ import yaml
 
 from casetime_tools.cli import wait_until_applied
 from casetime_tools.dashboards import panels
-from casetime_tools.synthetic import generate, post_events
+from casetime_tools.synthetic import generate
+from connectors.posting import post_events
 from kpi.domain.kpis import KPIS
 from tests.e2e.conftest import System
 from tests.support import credentials as authed

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from casetime.events import parse_event
-from casetime_tools.synthetic import generate, route_event
+from casetime_tools.synthetic import generate
+from connectors.posting import route_event
 from kpi.adapters.council_file import load_council_config
 from kpi.domain.calendar import england_calendar
 from kpi.domain.casebook import RuleContext

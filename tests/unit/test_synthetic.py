@@ -20,14 +20,12 @@ from casetime.topics import SERVICE_EVENT_TYPES, SHARED_EVENT_TYPES, accepted_ty
 from casetime_tools.synthetic import (
     DEFAULT_TEAMS,
     SIZES,
-    PostError,
     children_per_year_for,
     generate,
-    post_events,
     read_jsonl,
-    route_event,
     write_jsonl,
 )
+from connectors.posting import PostError, post_events, route_event
 from kpi.adapters.council_file import load_council_config
 from kpi.domain.calendar import england_calendar
 from kpi.domain.casebook import RuleContext

@@ -117,7 +117,7 @@ def _failed(name: str, data_dir: Path) -> int:
 
 
 def post_with_progress(events: list[dict[str, Any]], urls: dict[str, str], key: str) -> int:
-    from casetime_tools.synthetic import post_events
+    from connectors.posting import post_events
 
     with Progress(
         "[progress.description]{task.description}",
