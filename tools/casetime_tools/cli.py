@@ -6,6 +6,7 @@ casetime generate FILE      write a synthetic council's events to a JSON-lines f
 casetime post FILE          post a JSON-lines file of events to the ingest services
 casetime kpis [--as-at D]   print the scorecard from a running KPI service
 casetime access ...         source keys, reader tokens and the audit log
+casetime import cin|ssda903 a council's history from its returns
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ from rich.table import Table
 from casetime.events import LONDON
 from casetime.topics import SERVICES as SERVICE_TABLE
 from casetime_tools.access_cli import access, demo_credentials
+from casetime_tools.import_cli import importer
 from kpi.adapters.metrics import DEAD_LETTERS, EVENTS_APPLIED
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 app.add_typer(access, name="access")
+app.add_typer(importer, name="import")
 # a terminal gets its own width; a log file or a pipe gets room for the whole scorecard
 console = Console(width=None if sys.stdout.isatty() else 150)
 
