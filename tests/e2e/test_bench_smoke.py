@@ -83,3 +83,17 @@ def test_the_scale_benchmark_measures_every_size(
         assert 0 < size["fresh_p50_s"] <= size["fresh_p99_s"]
     assert plot.read_bytes().startswith(b"\x89PNG")
     assert (ROOT / "bench" / "RESULTS.md").read_text() == before
+
+
+def test_the_importers_benchmark_measures_every_sample() -> None:
+    if not (ROOT.parent / "shared" / "samples").exists():
+        pytest.skip("../shared/samples is not here")
+    out = run_bench("importers.py")
+    rows = [
+        line.split("|") for line in out.splitlines() if line.startswith("| ") and "---" not in line
+    ]
+    measured = rows[1:]
+    assert len(measured) == 4
+    for row in measured:
+        assert int(row[2].replace(",", "")) > 0  # rows
+        assert int(row[3].replace(",", "")) > 0  # events

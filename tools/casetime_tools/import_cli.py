@@ -99,6 +99,7 @@ def _print(report: ImportReport, report_file: Path | None) -> None:
     console.print(
         f"{', '.join(report.files)}: {len(report.children):,} children,"
         f" {report.episodes:,} episodes ({len(report.episode_children):,} children with one);"
+        f" {report.changed_rows:,} rows new or changed;"
         f" {report.posted:,} events posted ({report.voided:,} voids),"
         f" {report.unchanged:,} unchanged; {len(report.skipped):,} records or values skipped,"
         f" {len(report.notes):,} notes"

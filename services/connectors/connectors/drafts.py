@@ -48,6 +48,11 @@ class Draft:
         }
 
 
+def year_end(day: date) -> date:
+    """The 31 March that ends the collection year holding ``day``."""
+    return date(day.year if day.month <= 3 else day.year + 1, 3, 31)
+
+
 def end_of_day(day: date) -> str:
     """When a return or table gives only the day something was recorded by."""
     return datetime.combine(day, time(23, 59, 59), LONDON).isoformat()
@@ -152,7 +157,10 @@ EARLIEST = date(1990, 1, 1)
 class ChildEvents:
     """A child's drafts as a derivation builds them, each date checked: nothing before the
     earliest date casetime takes, nothing after the day the source knew of (a date after a
-    census's reference date is a mistake in the file, not a fact)."""
+    census's reference date is a mistake in the file, not a fact). A return says when a thing
+    happened, not when it was recorded: it was recorded by the end of its collection year (or
+    the source's date, if earlier), whichever return it came in, so that every return that
+    holds it makes the same event."""
 
     source: str
     child_id: str
@@ -188,7 +196,7 @@ class ChildEvents:
                 child_id=self.child_id,
                 episode_id=episode_id,
                 occurred_at=day,
-                recorded_at=end_of_day(known_by),
+                recorded_at=end_of_day(min(year_end(when), known_by)),
                 team=self.team,
                 payload=clean,
             )

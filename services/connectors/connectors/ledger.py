@@ -109,7 +109,10 @@ class Ledger:
         for row in chunk:
             fields = json.dumps(row.fields, sort_keys=True)
             before = held.get((row.table, row.child, row.key))
-            if before is not None and (before[0] > row.as_of or before[1] == fields):
+            # as latest_rows: a later return's row replaces, an earlier one's never does
+            if before is not None and (
+                before[0] > row.as_of or (before[0] == row.as_of and before[1] == fields)
+            ):
                 continue
             kept.append(
                 {"source": source, "table_name": row.table, "child": row.child, "key": row.key,

@@ -52,6 +52,7 @@ class ImportReport:
     rows: Counter[str] = field(default_factory=Counter)  # by table
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. schema findings
+    changed_rows: int = 0  # new to the ledger, or from a later return than it held
     posted: int = 0
     voided: int = 0
     unchanged: int = 0

@@ -24,7 +24,7 @@ from typing import Any
 from lxml import etree
 
 from connectors.cin_census import PARSER, ReturnFileError
-from connectors.drafts import ChildEvents
+from connectors.drafts import ChildEvents, year_end
 from connectors.pseudonyms import Pseudonyms, stable_id
 from connectors.records import ImportReport, RecordError, SourceRow, parse_date
 
@@ -38,12 +38,6 @@ COLUMNS = {
 }  # fmt: skip
 PLACEMENT_CHANGES = frozenset({"S", "P", "T", "B", "U"})
 STILL_IN_CARE = "X1"
-
-
-def collection_end(last_start: date) -> date:
-    """The 31 March that ends the collection year holding ``last_start``."""
-    year = last_start.year if last_start.month <= 3 else last_start.year + 1
-    return date(year, 3, 31)
 
 
 def _day(value: str | None, name: str) -> str | None:
@@ -169,7 +163,7 @@ def _latest_end(group: Sequence[TableFile]) -> date:
                     starts.append(day)
     if not starts:
         raise ReturnFileError("no episodes file with a DECOM: give --reference-date")
-    return collection_end(max(starts))
+    return year_end(max(starts))
 
 
 def _element_text(element: Any, child_id: str) -> Any:
@@ -202,7 +196,7 @@ def read_xml(
             report.notes += [f"{path.name}:{e.line}: {schema.name}: {e.message}" for e in errors]
     root = tree.getroot()
     starts = [parse_date(e.text, "DECOM", day_first=True) for e in root.iter("DECOM") if e.text]
-    as_of = reference_date or collection_end(max(d for d in starts if d is not None))
+    as_of = reference_date or year_end(max(d for d in starts if d is not None))
     report.files.append(path.name)
     rows: list[SourceRow] = []
     for child in root.iterfind("CHILD"):

@@ -29,7 +29,7 @@ class Connector:
     on_progress: Callable[[int, int], None] | None = None  # children done, of
 
     async def load(self, rows: Sequence[SourceRow], report: ImportReport) -> None:
-        await self.ledger.merge(self.source, rows)
+        report.changed_rows += await self.ledger.merge(self.source, rows)
         await self.flush(report)
 
     async def flush(self, report: ImportReport) -> None:

@@ -1,0 +1,60 @@
+"""How fast the returns importers read, derive and plan: rows per second for each public
+sample (../shared/samples), from the files to the events a connector would post, through a
+fresh SQLite ledger. Posting itself is the ingest services' cost (bench/live_facts.py measures
+them); here each event is only checked against the contract, as ingest would.
+
+    uv run python bench/importers.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from casetime.events import parse_event
+from connectors.ledger import Ledger
+from connectors.pseudonyms import Pseudonyms
+from connectors.returns import ReturnOptions, import_returns
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+CASES = {
+    "CIN census, fake_CIN_data.xml": ("cin", [SAMPLES / "cin-census" / "fake_CIN_data.xml"]),
+    "SSDA903 CSV tables, validator-fake": ("903", [SAMPLES / "ssda903" / "validator-fake"]),
+    "SSDA903 XML, fake_903.xml": ("903", [SAMPLES / "ssda903" / "validator-fake" / "fake_903.xml"]),
+    "SSDA903 CSV, three years": ("903", [SAMPLES / "ssda903" / "multi-year"]),
+}
+
+
+async def measure(kind: str, paths: list[Path]) -> tuple[int, int, float]:
+    events = 0
+
+    async def check(bodies: list[dict[str, Any]]) -> None:
+        nonlocal events
+        for body in bodies:
+            parse_event(json.dumps(body))
+        events += len(bodies)
+
+    with tempfile.TemporaryDirectory() as folder:
+        ledger = await Ledger(f"sqlite+aiosqlite:///{folder}/ledger.db").open()
+        began = time.perf_counter()
+        options = ReturnOptions(Pseudonyms("benchmark pseudonym secret"))
+        report = await import_returns(kind, paths, ledger, check, options)
+        elapsed = time.perf_counter() - began
+        await ledger.close()
+    return sum(report.rows.values()), events, elapsed
+
+
+def main() -> None:
+    print("| sample | rows | events | seconds | rows per second |")
+    print("|---|---:|---:|---:|---:|")
+    for name, (kind, paths) in CASES.items():
+        rows, events, elapsed = asyncio.run(measure(kind, paths))
+        print(f"| {name} | {rows:,} | {events:,} | {elapsed:.2f} | {rows / elapsed:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
