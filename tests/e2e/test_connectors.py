@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -19,13 +18,11 @@ from typing import Any
 import pytest
 
 from casetime.events import parse_event
-from connectors import cin_census, ssda903
-from connectors.drafts import ChildEvents, Draft
 from connectors.ledger import Ledger
 from connectors.posting import post_events
 from connectors.pseudonyms import Pseudonyms
-from connectors.records import ImportReport, SourceRow, latest_rows
-from connectors.returns import RETURNS_TEAM, ReturnOptions, import_returns, read_rows
+from connectors.records import ImportReport
+from connectors.returns import ReturnOptions, derive_all, import_returns, read_rows
 from kpi.adapters.council_file import load_council_config
 from kpi.domain.calendar import england_calendar
 from kpi.domain.casebook import RuleContext
@@ -47,20 +44,6 @@ AS_AT = date(2021, 3, 31)
 def applied(system: System) -> float:
     samples = scrape(system.kpi.url)
     return sum(v for (name, _), v in samples.items() if name == "casetime_kpi_events_total")
-
-
-def reference(kind: str, rows: Sequence[SourceRow]) -> list[Draft]:
-    """The events the rows make together, derived in one go (no ledger, nothing posted)."""
-    by_child: dict[str, list[SourceRow]] = defaultdict(list)
-    for row in latest_rows(rows):
-        by_child[row.child].append(row)
-    derive = cin_census.derive if kind == "cin" else ssda903.derive
-    drafts = []
-    for child, child_rows in sorted(by_child.items()):
-        events = ChildEvents(kind, child, RETURNS_TEAM)
-        derive(child, sorted(child_rows, key=lambda r: (r.table, r.key)), RETURNS_TEAM, events)
-        drafts += events.drafts
-    return drafts
 
 
 def run_import(system: System, ledger_url: str, kind: str, paths: Sequence[Path]) -> ImportReport:
@@ -114,7 +97,7 @@ def test_returns_imported_a_year_at_a_time_out_of_order_give_the_figures_of_all_
         "903", [p for y in years.values() for p in y], OPTIONS, ImportReport("903")
     )
     rows_cin = read_rows("cin", CENSUS, OPTIONS, ImportReport("cin"))
-    drafts = reference("903", rows_903) + reference("cin", rows_cin)
+    drafts = derive_all("903", rows_903) + derive_all("cin", rows_cin)
     config = load_council_config(None)
     expected = evaluate(
         casebook_from_events([parse_event(json.dumps(d.body(1))) for d in drafts]),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import random
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,11 +17,11 @@ import pytest
 from lxml import etree
 
 from casetime.events import parse_event
-from connectors import cin_census, ssda903
+from connectors import cin_census
 from connectors.drafts import ChildEvents, Draft, Posted, plan
 from connectors.pseudonyms import Pseudonyms, stable_id
-from connectors.records import ImportReport, SourceRow, latest_rows
-from connectors.returns import ReturnOptions, read_rows
+from connectors.records import ImportReport, SourceRow
+from connectors.returns import ReturnOptions, derive_all, read_rows
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 CIN = SAMPLES / "cin-census"
@@ -34,16 +33,7 @@ pytestmark = pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/samples 
 
 
 def drafts_of(kind: str, rows: Sequence[SourceRow]) -> list[Draft]:
-    by_child: dict[str, list[SourceRow]] = defaultdict(list)
-    for row in latest_rows(rows):
-        by_child[row.child].append(row)
-    derive = cin_census.derive if kind == "cin" else ssda903.derive
-    found = []
-    for child, child_rows in sorted(by_child.items()):
-        events = ChildEvents(kind, child, "Imported")
-        derive(child, sorted(child_rows, key=lambda r: (r.table, r.key)), "Imported", events)
-        found += events.drafts
-    return found
+    return derive_all(kind, rows, "Imported")
 
 
 @pytest.mark.parametrize("path", sorted(CIN.glob("*.xml")), ids=lambda p: p.name)

@@ -111,7 +111,18 @@ class ReturnFileError(ValueError):
     """A file that cannot be imported at all; the message names the file and line."""
 
 
-def _schema_findings(tree: Any, schema: Path, name: str, strict: bool) -> list[str]:
+def parse_xml(path: Path) -> Any:
+    try:
+        return etree.parse(str(path), PARSER)
+    except (etree.XMLSyntaxError, OSError) as exc:
+        raise ReturnFileError(f"{path.name}: not a readable XML file: {exc}") from None
+
+
+def schema_findings(tree: Any, schema: Path | None, name: str, strict: bool = False) -> list[str]:
+    """What the year's XSD finds in the file, each with its line (none without an XSD); with
+    ``strict``, the first refuses the file."""
+    if schema is None or not schema.exists():
+        return []
     xsd = etree.XMLSchema(etree.parse(str(schema), PARSER))
     if xsd.validate(tree):
         return []
@@ -146,15 +157,11 @@ def read_census(
     file is checked against the XSD of its collection year (``CIN_schema_<year>.xsd`` in
     ``schemas``, the year of its 31 March reference date) where there is one: findings are
     notes, or with ``strict`` refuse the file."""
-    try:
-        tree = etree.parse(str(path), PARSER)
-    except (etree.XMLSyntaxError, OSError) as exc:
-        raise ReturnFileError(f"{path.name}: not a readable XML file: {exc}") from None
+    tree = parse_xml(path)
     root = tree.getroot()
     as_of = _header(root, path.name)
     schema = schemas / f"CIN_schema_{as_of.year}.xsd" if schemas else None
-    if schema is not None and schema.exists():
-        report.notes += _schema_findings(tree, schema, path.name, strict)
+    report.notes += schema_findings(tree, schema, path.name, strict)
     report.files.append(path.name)
     rows: list[SourceRow] = []
     for child in root.iterfind("Children/Child"):

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from connectors import cin_census, ssda903
-from connectors.drafts import EARLIEST
+from connectors.drafts import EARLIEST, ChildEvents, Draft
 from connectors.ledger import Ledger
 from connectors.pseudonyms import Pseudonyms
-from connectors.records import ImportReport, SourceRow
+from connectors.records import ImportReport, SourceRow, latest_rows
 from connectors.sync import Connector, Post
 
 # the team every imported event names: the returns say none
@@ -50,6 +51,21 @@ def read_rows(
     if tables:
         rows += ssda903.read_tables(tables, options.pseudonyms, report, options.reference_date)
     return rows
+
+
+def derive_all(kind: str, rows: Sequence[SourceRow], team: str = RETURNS_TEAM) -> list[Draft]:
+    """Every event the rows make together, derived in one go with no ledger: what a ledger's
+    imports, in whatever order, come to."""
+    by_child: dict[str, list[SourceRow]] = defaultdict(list)
+    for row in latest_rows(rows):
+        by_child[row.child].append(row)
+    derive = cin_census.derive if kind == cin_census.SOURCE else ssda903.derive
+    drafts: list[Draft] = []
+    for child, child_rows in sorted(by_child.items()):
+        events = ChildEvents(kind, child, team)
+        derive(child, sorted(child_rows, key=lambda r: (r.table, r.key)), team, events)
+        drafts += events.drafts
+    return drafts
 
 
 async def import_returns(

@@ -21,9 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
-
-from connectors.cin_census import PARSER, ReturnFileError
+from connectors.cin_census import ReturnFileError, parse_xml, schema_findings
 from connectors.drafts import ChildEvents, year_end
 from connectors.pseudonyms import Pseudonyms, stable_id
 from connectors.records import ImportReport, RecordError, SourceRow, parse_date
@@ -185,15 +183,8 @@ def read_xml(
 ) -> list[SourceRow]:
     """The rows of the 903's XML form (``EXPSSDA903/CHILD/{HEADER, EPISODE*}``), checked
     against ``schema`` (e.g. CLA.xsd) where given: its findings are notes."""
-    try:
-        tree = etree.parse(str(path), PARSER)
-    except (etree.XMLSyntaxError, OSError) as exc:
-        raise ReturnFileError(f"{path.name}: not a readable XML file: {exc}") from None
-    if schema is not None and schema.exists():
-        xsd = etree.XMLSchema(etree.parse(str(schema), PARSER))
-        if not xsd.validate(tree):
-            errors = list(xsd.error_log)  # type: ignore[call-overload]
-            report.notes += [f"{path.name}:{e.line}: {schema.name}: {e.message}" for e in errors]
+    tree = parse_xml(path)
+    report.notes += schema_findings(tree, schema, path.name)
     root = tree.getroot()
     starts = [parse_date(e.text, "DECOM", day_first=True) for e in root.iter("DECOM") if e.text]
     as_of = reference_date or year_end(max(d for d in starts if d is not None))
