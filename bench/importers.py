@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +21,9 @@ from connectors.ledger import Ledger
 from connectors.pseudonyms import Pseudonyms
 from connectors.returns import ReturnOptions, import_returns
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES = Path(
+    os.environ.get("CASETIME_SAMPLES") or Path(__file__).resolve().parents[2] / "shared" / "samples"
+)
 CASES = {
     "CIN census, fake_CIN_data.xml": ("cin", [SAMPLES / "cin-census" / "fake_CIN_data.xml"]),
     "SSDA903 CSV tables, validator-fake": ("903", [SAMPLES / "ssda903" / "validator-fake"]),

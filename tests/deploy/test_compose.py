@@ -489,3 +489,26 @@ def test_the_kpi_service_writes_its_board_packs_into_a_volume_of_their_own() -> 
     assert folder in mounted, volumes
     assert mounted[folder] in set(compose().get("volumes") or {})
     assert f"mkdir -p {folder}" in (ROOT / "deploy" / "Dockerfile").read_text()
+
+
+def test_the_image_copies_every_workspace_members_project_file_before_its_first_sync() -> None:
+    """`uv sync --frozen` in the image fails on a workspace member it cannot see."""
+    import tomllib
+
+    members = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]
+    folders = sorted(
+        str(p.parent.relative_to(ROOT))
+        for pattern in members["members"]
+        for p in ROOT.glob(f"{pattern}/pyproject.toml")
+    )
+    text = DOCKERFILE.read_text()
+    first_sync = text.index("uv sync")
+    for folder in folders:
+        assert f"COPY {folder}/pyproject.toml {folder}/" in text[:first_sync], folder
+
+
+def test_the_ssd_connector_runs_from_the_image_only_when_asked_for() -> None:
+    connector = service("ssd-connector")
+    assert connector.get("profiles") == ["ssd"]
+    assert connector["command"][:3] == ["casetime", "connect", "ssd"]
+    assert not published_ports("ssd-connector")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.samples import SAMPLES, needs_samples
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.infra
 
@@ -85,10 +87,9 @@ def test_the_scale_benchmark_measures_every_size(
     assert (ROOT / "bench" / "RESULTS.md").read_text() == before
 
 
+@needs_samples
 def test_the_importers_benchmark_measures_every_sample() -> None:
-    if not (ROOT.parent / "shared" / "samples").exists():
-        pytest.skip("../shared/samples is not here")
-    out = run_bench("importers.py")
+    out = run_bench("importers.py", env={"CASETIME_SAMPLES": str(SAMPLES)})
     rows = [
         line.split("|") for line in out.splitlines() if line.startswith("| ") and "---" not in line
     ]

@@ -31,10 +31,10 @@ from kpi.domain.recompute import casebook_from_events
 from tests.e2e.conftest import System
 from tests.support import credentials as authed
 from tests.support.processes import scrape
+from tests.support.samples import SAMPLES, needs_samples
 
-pytestmark = [pytest.mark.infra, pytest.mark.e2e]
+pytestmark = [pytest.mark.infra, pytest.mark.e2e, needs_samples]
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 YEARS = SAMPLES / "ssda903" / "multi-year"
 CENSUS = [SAMPLES / "cin-census" / "fake_CIN_data.xml", SAMPLES / "cin-census" / "CIN2rows.xml"]
 OPTIONS = ReturnOptions(Pseudonyms("the test council's pseudonym secret"))

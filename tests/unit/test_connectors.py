@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,14 +23,14 @@ from connectors.drafts import ChildEvents, Draft, Posted, plan
 from connectors.pseudonyms import Pseudonyms, stable_id
 from connectors.records import ImportReport, SourceRow
 from connectors.returns import ReturnOptions, derive_all, read_rows
+from tests.support.samples import SAMPLES, needs_samples
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 CIN = SAMPLES / "cin-census"
 S903 = SAMPLES / "ssda903"
 PSEUDONYMS = Pseudonyms("a council's secret, for tests only")
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
-pytestmark = pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/samples is not here")
+pytestmark = needs_samples
 
 
 def drafts_of(kind: str, rows: Sequence[SourceRow]) -> list[Draft]:
@@ -220,3 +221,17 @@ def test_a_connector_posts_the_new_the_changed_and_voids_what_has_gone() -> None
     gone = plan(held, [draft("a", "2024-01-02")], NOW)
     assert [b["event_id"] for b in gone.bodies] == ["void.2.b"]
     assert isinstance(held["a"], Posted)
+
+
+def test_every_event_id_is_one_event_of_one_child() -> None:
+    rows = read_rows("903", [S903 / "multi-year"], ReturnOptions(PSEUDONYMS), ImportReport("903"))
+    rows += read_rows(
+        "cin", [CIN / "fake_CIN_data.xml"], ReturnOptions(PSEUDONYMS), ImportReport("cin")
+    )
+    drafts = derive_all("903", [r for r in rows if r.table in ("header", "episodes", "reviews")])
+    drafts += derive_all("cin", [r for r in rows if r.table in ("child", "cin_details")])
+    owners: dict[str, set[str]] = defaultdict(set)
+    for d in drafts:
+        owners[d.event_id].add(d.child_id)
+    assert len(owners) == len(drafts)
+    assert all(len(children) == 1 for children in owners.values())

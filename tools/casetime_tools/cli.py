@@ -7,6 +7,7 @@ casetime post FILE          post a JSON-lines file of events to the ingest servi
 casetime kpis [--as-at D]   print the scorecard from a running KPI service
 casetime access ...         source keys, reader tokens and the audit log
 casetime import cin|ssda903 a council's history from its returns
+casetime connect ssd        a case system's changes from its SSD tables
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ from rich.table import Table
 from casetime.events import LONDON
 from casetime.topics import SERVICES as SERVICE_TABLE
 from casetime_tools.access_cli import access, demo_credentials
-from casetime_tools.import_cli import importer
+from casetime_tools.import_cli import connector_app, importer
 from kpi.adapters.metrics import DEAD_LETTERS, EVENTS_APPLIED
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 app.add_typer(access, name="access")
 app.add_typer(importer, name="import")
+app.add_typer(connector_app, name="connect")
 # a terminal gets its own width; a log file or a pipe gets room for the whole scorecard
 console = Console(width=None if sys.stdout.isatty() else 150)
 

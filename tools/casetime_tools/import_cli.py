@@ -40,7 +40,23 @@ State = Annotated[
     typer.Option(envvar="CASETIME_CONNECTOR_STATE_URL", help="The connector's own database."),
 ]
 Team = Annotated[str, typer.Option(help="The team every imported event names.")]
-Host = Annotated[str, typer.Option(help="Where the ingest services run.")]
+Host = Annotated[str, typer.Option(help="Where the ingest services run (their usual ports).")]
+Ingest = Annotated[
+    list[str] | None,
+    typer.Option(help="An ingest service's address, e.g. referrals=http://referrals:8001."),
+]
+
+
+def ingest_urls(host: str, given: list[str] | None) -> dict[str, str]:
+    urls = {name: f"http://{host}:{s.port}" for name, s in SERVICES.items() if s.event_types}
+    for item in given or []:
+        name, _, url = item.partition("=")
+        if name not in urls or not url:
+            raise typer.BadParameter(f"--ingest {item!r}: give one of {sorted(urls)}=URL")
+        urls[name] = url
+    return urls
+
+
 Schemas = Annotated[
     Path | None,
     typer.Option(help="A folder with the year's XSDs (CIN_schema_<year>.xsd, CLA.xsd)."),
@@ -58,14 +74,13 @@ def _run(
     options: ReturnOptions,
     report_file: Path | None,
 ) -> None:
-    urls = {name: f"http://{host}:{s.port}" for name, s in SERVICES.items() if s.event_types}
+    urls = ingest_urls(host, None)
 
     async def post(bodies: list[dict[str, Any]]) -> None:
         await post_events(bodies, urls, source_key=key)
 
     async def work(progress: Progress) -> ImportReport:
-        if state.startswith("sqlite") and ":///" in state:
-            Path(state.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(state)
         ledger = await Ledger(state).open()
         task = progress.add_task(f"importing {kind}", total=None)
         try:
@@ -101,15 +116,15 @@ def _print(report: ImportReport, report_file: Path | None) -> None:
         f" {report.episodes:,} episodes ({len(report.episode_children):,} children with one);"
         f" {report.changed_rows:,} rows new or changed;"
         f" {report.posted:,} events posted ({report.voided:,} voids),"
-        f" {report.unchanged:,} unchanged; {len(report.skipped):,} records or values skipped,"
+        f" {report.unchanged:,} unchanged; {len(report.all_skipped()):,} records or values skipped,"
         f" {len(report.notes):,} notes"
     )
-    for reason, count in Counter(_kind(s.reason) for s in report.skipped).most_common(8):
+    for reason, count in Counter(_kind(s.reason) for s in report.all_skipped()).most_common(8):
         console.print(f"  skipped {count:>6,}  {reason}")
     if report_file is not None:
         body = {
             "files": report.files,
-            "skipped": [{"where": s.location, "why": s.reason} for s in report.skipped],
+            "skipped": [{"where": s.location, "why": s.reason} for s in report.all_skipped()],
             "notes": report.notes,
         }
         report_file.write_text(json.dumps(body, indent=1))
@@ -159,3 +174,67 @@ def ssda903(
     ends = reference_date.date() if reference_date else None
     options = ReturnOptions(Pseudonyms(pseudonym_key), team, schemas, reference_date=ends)
     _run("903", paths, key, state, host, options, report)
+
+
+connector_app = typer.Typer(
+    help="casetime connect: a case system's changes, from its Standard Safeguarding Dataset.",
+    no_args_is_help=True,
+)
+
+
+@connector_app.command("ssd")
+def connect_ssd(
+    url: Annotated[
+        str,
+        typer.Option(envvar="CASETIME_SSD_URL", help="The SSD database (a SQLAlchemy async URL)."),
+    ],
+    key: Key,
+    pseudonym_key: Secret,
+    state: State = DEFAULT_STATE,
+    team: Team = "Not recorded (SSD)",
+    host: Host = "127.0.0.1",
+    every: Annotated[
+        float, typer.Option(help="Seconds between polls; 0: poll once and stop.")
+    ] = 0.0,
+    batch_size: Annotated[int, typer.Option(min=1, max=50_000)] = 1000,
+    ingest: Ingest = None,
+) -> None:
+    """Poll the SSD tables and post what is new, changed or deleted since the last poll."""
+    import signal
+
+    from connectors.ssd import SOURCE, derive
+    from connectors.ssd_source import SsdPoller, SsdReader, run_polls
+    from connectors.sync import Connector
+
+    urls = ingest_urls(host, ingest)
+
+    async def post(bodies: list[dict[str, Any]]) -> None:
+        await post_events(bodies, urls, source_key=key)
+
+    async def work() -> None:
+        _make_folder(state)
+        ledger = await Ledger(state).open()
+        reader = SsdReader(url, batch_size)
+        connector = Connector(SOURCE, ledger, derive, team, post)
+        poller = SsdPoller(reader, ledger, Pseudonyms(pseudonym_key), connector)
+        try:
+            if every <= 0:
+                report = ImportReport(SOURCE)
+                await poller.poll(report)
+                _print(report, None)
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await run_polls(poller, every, stop, lambda r: _print(r, None))
+        finally:
+            await reader.close()
+            await ledger.close()
+
+    asyncio.run(work())
+
+
+def _make_folder(state: str) -> None:
+    if state.startswith("sqlite") and ":///" in state:
+        Path(state.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)

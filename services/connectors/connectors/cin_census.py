@@ -209,8 +209,7 @@ def derive(child_id: str, rows: Sequence[SourceRow], team: str, events: ChildEve
         if row.table == "child":
             birth_month = row.fields.get("birth_month")
             if birth_month:
-                events.add("child_details_recorded", "child", row.as_of.isoformat(), row.as_of,
-                           row.location, {"birth_month": birth_month})  # fmt: skip
+                events.birth_month(birth_month, row.as_of, row.location)
     for row in rows:
         if row.table == "cin_details":
             _referral(child_id, row, birth_month, events)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Any
 
-from casetime.events import LONDON
+from casetime.events import DEFAULT_EPISODE_IDS, LONDON
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Draft:
     recorded_at: str  # ISO date-time, London
     team: str
     payload: Mapping[str, Any] = field(default_factory=dict)
+    worker_id: str | None = None
 
     def digest(self) -> str:
         body = {k: v for k, v in self.body(1).items() if k != "revision"}
@@ -45,7 +46,7 @@ class Draft:
             "team": self.team,
             "source_system": "connector",  # the source key's name replaces it at ingest
             "payload": dict(self.payload),
-        }
+        } | ({"worker_id": self.worker_id} if self.worker_id else {})
 
 
 def year_end(day: date) -> date:
@@ -149,6 +150,8 @@ def _record(draft: Draft, revision: int, digest: str, held: Posted | None) -> Po
     )
 
 
+# episode ids every child has one of (casetime.events.DEFAULT_EPISODE_IDS)
+PER_CHILD = frozenset(DEFAULT_EPISODE_IDS.values())
 # the ingest services' default earliest event date (CASETIME_EARLIEST_EVENT_DATE)
 EARLIEST = date(1990, 1, 1)
 
@@ -169,6 +172,10 @@ class ChildEvents:
     drafts: list[Draft] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # location, reason
 
+    def _key(self, episode_id: str) -> str:
+        # "child" and "case" are every child's: the child makes the event its own
+        return f"{self.child_id}.{episode_id}" if episode_id in PER_CHILD else episode_id
+
     def add(
         self,
         event_type: str,
@@ -177,10 +184,15 @@ class ChildEvents:
         known_by: date,
         location: str,
         payload: Mapping[str, Any] | None = None,
+        team: str | None = None,
+        worker_id: str | None = None,
+        event_key: str | None = None,
     ) -> bool:
+        """Add the event unless its date is out of bounds (then it is skipped, and why); its
+        id is the source, the type and ``event_key`` (default: the episode)."""
         if day is None:
             return False
-        when = date.fromisoformat(day)
+        when = date.fromisoformat(day[:10])
         if when < self.earliest:
             self.skipped.append((location, f"{event_type} on {day}: before {self.earliest}"))
             return False
@@ -191,14 +203,27 @@ class ChildEvents:
         clean = {k: v for k, v in (payload or {}).items() if v is not None}
         self.drafts.append(
             Draft(
-                event_id=f"{self.source}.{event_type}.{episode_id}",
+                event_id=f"{self.source}.{event_type}.{event_key or self._key(episode_id)}",
                 event_type=event_type,
                 child_id=self.child_id,
                 episode_id=episode_id,
                 occurred_at=day,
                 recorded_at=end_of_day(min(year_end(when), known_by)),
-                team=self.team,
+                team=team or self.team,
                 payload=clean,
+                worker_id=worker_id,
             )
         )
         return True
+
+    def birth_month(self, month: str, known_by: date, location: str) -> None:
+        """The child's month of birth, as of its first day: a fact of the child's, known for
+        any date after it (not only after the return or poll that said it)."""
+        self.add(
+            "child_details_recorded",
+            "child",
+            f"{month}-01",
+            known_by,
+            location,
+            {"birth_month": month},
+        )

@@ -31,6 +31,8 @@ ROW = sa.Table(
     sa.Column("as_of", sa.Date, nullable=False),
     sa.Column("fields", sa.Text, nullable=False),
     sa.Column("location", sa.Text, nullable=False),
+    # the poll that last saw the row (SSD): a row a whole scan did not see has been deleted
+    sa.Column("seen", sa.Integer, nullable=True),
 )
 EVENT = sa.Table(
     "connector_event",
@@ -85,17 +87,20 @@ class Ledger:
     async def close(self) -> None:
         await self.engine.dispose()
 
-    async def merge(self, source: str, rows: Sequence[SourceRow]) -> int:
+    async def merge(self, source: str, rows: Sequence[SourceRow], seen: int | None = None) -> int:
         """Keep each row unless the ledger holds its key from a later source date, and mark
-        the children whose rows changed pending; return how many rows changed."""
+        the children whose rows changed pending; return how many rows changed. A return's row
+        seen again unchanged in a later return takes the later date (as ``latest_rows``, so
+        the order returns come in does not matter); a polled row (``seen``: the poll) keeps
+        the date it was first seen, which its events say it was known by."""
         changed = 0
         async with self.engine.begin() as conn:
             for chunk in _chunks(latest_rows(rows)):
-                changed += await self._merge_chunk(conn, source, chunk)
+                changed += await self._merge_chunk(conn, source, chunk, seen)
         return changed
 
     async def _merge_chunk(
-        self, conn: AsyncConnection, source: str, chunk: Sequence[SourceRow]
+        self, conn: AsyncConnection, source: str, chunk: Sequence[SourceRow], seen: int | None
     ) -> int:
         children = sorted({r.child for r in chunk})
         query = sa.select(ROW.c.table_name, ROW.c.child, ROW.c.key, ROW.c.as_of, ROW.c.fields)
@@ -106,21 +111,43 @@ class Ledger:
             )
         }
         kept: list[dict[str, Any]] = []
+        unchanged: list[dict[str, Any]] = []
         for row in chunk:
             fields = json.dumps(row.fields, sort_keys=True)
             before = held.get((row.table, row.child, row.key))
-            # as latest_rows: a later return's row replaces, an earlier one's never does
+            same = before is not None and before[1] == fields
             if before is not None and (
-                before[0] > row.as_of or (before[0] == row.as_of and before[1] == fields)
+                before[0] > row.as_of or (same and (seen is not None or before[0] == row.as_of))
             ):
+                unchanged.append({"t": row.table, "c": row.child, "k": row.key})
                 continue
             kept.append(
-                {"source": source, "table_name": row.table, "child": row.child, "key": row.key,
-                 "as_of": row.as_of, "fields": fields, "location": row.location}
-            )  # fmt: skip
+                {
+                    "source": source,
+                    "table_name": row.table,
+                    "child": row.child,
+                    "key": row.key,
+                    "as_of": row.as_of,
+                    "fields": fields,
+                    "location": row.location,
+                    "seen": seen,
+                }
+            )
+        if seen is not None and unchanged:
+            await conn.execute(
+                ROW.update()
+                .where(
+                    ROW.c.source == source,
+                    ROW.c.table_name == sa.bindparam("t"),
+                    ROW.c.child == sa.bindparam("c"),
+                    ROW.c.key == sa.bindparam("k"),
+                )
+                .values(seen=seen),
+                unchanged,
+            )
         if kept:
             insert = _insert(conn, ROW)
-            columns = {c: insert.excluded[c] for c in ("as_of", "fields", "location")}
+            columns = {c: insert.excluded[c] for c in ("as_of", "fields", "location", "seen")}
             keys = ["source", "table_name", "child", "key"]
             await conn.execute(
                 insert.on_conflict_do_update(index_elements=keys, set_=columns), kept
@@ -128,18 +155,16 @@ class Ledger:
             await self._mark(conn, source, {str(k["child"]) for k in kept})
         return len(kept)
 
-    async def delete(self, source: str, table: str, keys: Sequence[tuple[str, str]]) -> None:
-        """Forget rows the source no longer has (child, key); their children go pending."""
+    async def sweep(self, source: str, table: str, poll: int) -> int:
+        """Forget the table's rows the poll did not see (deleted at the source); their
+        children go pending, so their events are voided. Returns how many."""
         async with self.engine.begin() as conn:
-            for chunk in _chunks(keys):
-                for child, key in chunk:
-                    await conn.execute(
-                        ROW.delete().where(
-                            ROW.c.source == source, ROW.c.table_name == table,
-                            ROW.c.child == child, ROW.c.key == key,
-                        )
-                    )  # fmt: skip
-                await self._mark(conn, source, {child for child, _ in chunk})
+            stale = ROW.c.source == source, ROW.c.table_name == table, ROW.c.seen < poll
+            gone = (await conn.execute(sa.select(ROW.c.child).where(*stale))).scalars().all()
+            if gone:
+                await conn.execute(ROW.delete().where(*stale))
+                await self._mark(conn, source, set(gone))
+        return len(gone)
 
     async def _mark(self, conn: AsyncConnection, source: str, children: set[str]) -> None:
         if children:

@@ -27,6 +27,12 @@ class Pseudonyms:
         digest = hmac.new(self._key, b"child\x1f" + local_id.strip().encode(), hashlib.sha256)
         return "ch." + _grouped(digest.hexdigest())
 
+    def token(self, kind: str, local_id: object) -> str:
+        """A keyed token for any other id of the case system's (a referral, a plan, a
+        worker), the same for the same id: ``kind`` says what it names."""
+        text = f"{kind}\x1f{str(local_id).strip()}".encode()
+        return f"{kind}." + _grouped(hmac.new(self._key, text, hashlib.sha256).hexdigest())
+
 
 def stable_id(kind: str, *parts: object) -> str:
     """A deterministic id for an episode or event: ``kind`` and a hash of what identifies it

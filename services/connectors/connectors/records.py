@@ -50,7 +50,10 @@ class ImportReport:
     episode_children: set[str] = field(default_factory=set)
     episodes: int = 0  # CIN details, or looked-after episodes (903 rows)
     rows: Counter[str] = field(default_factory=Counter)  # by table
-    skipped: list[Skipped] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)  # records that could not be read
+    # what each child's latest derivation skipped (a child derived twice in a run, as its rows
+    # arrive table by table, reports only what its whole history skips)
+    derived: dict[str, list[Skipped]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # e.g. schema findings
     changed_rows: int = 0  # new to the ledger, or from a later return than it held
     posted: int = 0
@@ -59,6 +62,9 @@ class ImportReport:
 
     def skip(self, location: str, reason: str) -> None:
         self.skipped.append(Skipped(location, reason))
+
+    def all_skipped(self) -> list[Skipped]:
+        return [*self.skipped, *(s for child in sorted(self.derived) for s in self.derived[child])]
 
 
 class RecordError(ValueError):

@@ -221,8 +221,7 @@ def derive(child_id: str, rows: Sequence[SourceRow], team: str, events: ChildEve
     birth = next((r.fields.get("birth_month") for r in rows if r.table == "header"), None)
     if birth:
         header = next(r for r in rows if r.table == "header")
-        events.add("child_details_recorded", "child", header.as_of.isoformat(), header.as_of,
-                   header.location, {"birth_month": birth})  # fmt: skip
+        events.birth_month(birth, header.as_of, header.location)
     periods: list[_Care] = []
     care: _Care | None = None
     for row in sorted((r for r in rows if r.table == "episodes"), key=lambda r: r.key):

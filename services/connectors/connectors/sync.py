@@ -50,7 +50,7 @@ class Connector:
         for child in chunk:
             events = ChildEvents(self.source, child, self.team, self.earliest)
             self.derive(child, rows.get(child, []), self.team, events)
-            report.skipped += [Skipped(where, why) for where, why in events.skipped]
+            report.derived[child] = [Skipped(where, why) for where, why in events.skipped]
             planned = plan(posted.get(child, {}), events.drafts, now)
             bodies += planned.bodies
             records += planned.records
