@@ -112,19 +112,23 @@ def post_and_apply(system: System, events: Sequence[EventEnvelope]) -> int:
     by_service: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
         by_service[owner_of(event.event_type)].append(event.model_dump(mode="json"))
-    before = sum(
-        v for (name, _), v in scrape(system.kpi.url).items() if name == "casetime_kpi_events_total"
-    )
+    before = applied(system)
     for service, batch in by_service.items():
         response = authed.post(f"{system.url(service)}/events/batch", json={"events": batch})
         assert response.status_code == 202, response.text
-    deadline = time.monotonic() + 60
-    while True:
-        samples = scrape(system.kpi.url)
-        applied = sum(v for (name, _), v in samples.items() if name == "casetime_kpi_events_total")
-        if applied >= before + len(events):
-            break
-        assert time.monotonic() < deadline, "events not applied in time"
-        time.sleep(0.25)
+    wait_until_applied(system, before + len(events), timeout=60)
     authed.post(f"{system.kpi.url}/kpis/refresh", timeout=60).raise_for_status()
     return len(events)
+
+
+def applied(system: System) -> float:
+    """The events the KPI service has applied so far (its events counter)."""
+    samples = scrape(system.kpi.url)
+    return sum(v for (name, _), v in samples.items() if name == "casetime_kpi_events_total")
+
+
+def wait_until_applied(system: System, count: float, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while applied(system) < count:
+        assert time.monotonic() < deadline, "events not applied in time"
+        time.sleep(0.25)

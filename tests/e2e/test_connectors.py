@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -28,9 +27,8 @@ from kpi.domain.calendar import england_calendar
 from kpi.domain.casebook import RuleContext
 from kpi.domain.evaluation import evaluate
 from kpi.domain.recompute import casebook_from_events
-from tests.e2e.conftest import System
+from tests.e2e.conftest import System, applied, wait_until_applied
 from tests.support import credentials as authed
-from tests.support.processes import scrape
 from tests.support.samples import SAMPLES, needs_samples
 
 pytestmark = [pytest.mark.infra, pytest.mark.e2e, needs_samples]
@@ -39,11 +37,6 @@ YEARS = SAMPLES / "ssda903" / "multi-year"
 CENSUS = [SAMPLES / "cin-census" / "fake_CIN_data.xml", SAMPLES / "cin-census" / "CIN2rows.xml"]
 OPTIONS = ReturnOptions(Pseudonyms("the test council's pseudonym secret"))
 AS_AT = date(2021, 3, 31)
-
-
-def applied(system: System) -> float:
-    samples = scrape(system.kpi.url)
-    return sum(v for (name, _), v in samples.items() if name == "casetime_kpi_events_total")
 
 
 def run_import(system: System, ledger_url: str, kind: str, paths: Sequence[Path]) -> ImportReport:
@@ -63,10 +56,7 @@ def run_import(system: System, ledger_url: str, kind: str, paths: Sequence[Path]
             await ledger.close()
 
     report = asyncio.run(work())
-    deadline = time.monotonic() + 120
-    while applied(system) < before + report.posted:
-        assert time.monotonic() < deadline, "imported events not applied in time"
-        time.sleep(0.25)
+    wait_until_applied(system, before + report.posted)
     return report
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -31,8 +30,7 @@ from kpi.domain.casebook import RuleContext
 from kpi.domain.evaluation import evaluate
 from kpi.domain.recompute import casebook_from_events
 from tests.conftest import create_database, drop_database
-from tests.e2e.conftest import System
-from tests.e2e.test_connectors import applied
+from tests.e2e.conftest import System, applied, wait_until_applied
 from tests.support import credentials as authed
 from tests.support.events import event_dict
 from tests.support.samples import SAMPLES, needs_samples
@@ -348,10 +346,7 @@ def poll(system: System, ssd_url: str, ledger_url: str, posting: Posting) -> Imp
     try:
         report = asyncio.run(work())
     finally:
-        deadline = time.monotonic() + 120
-        while applied(system) < before + len(posting.bodies):
-            assert time.monotonic() < deadline, "posted events not applied in time"
-            time.sleep(0.25)
+        wait_until_applied(system, before + len(posting.bodies))
     return report
 
 

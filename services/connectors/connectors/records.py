@@ -80,7 +80,7 @@ def parse_date(text: str | None, name: str, day_first: bool = False) -> date | N
     try:
         if day_first:
             return datetime.strptime(value, "%d/%m/%Y").date()
-        return date.fromisoformat(value[:10]) if len(value) >= 10 else date.fromisoformat(value)
+        return date.fromisoformat(value[:10])
     except ValueError:
         expected = "dd/mm/yyyy" if day_first else "YYYY-MM-DD"
         raise RecordError(f"{name} {value!r} is not a date ({expected})") from None

@@ -44,9 +44,10 @@ class SsdReader:
             names = await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names())
         return set(names)
 
-    async def teams(self) -> dict[str, str]:
-        """Team id to name (ssd_department), where the database has it."""
-        if "ssd_department" not in await self.tables():
+    async def teams(self, present: set[str]) -> dict[str, str]:
+        """Team id to name (ssd_department), where the database has it (``present``: its
+        tables)."""
+        if "ssd_department" not in present:
             return {}
         query = sa.text("SELECT dept_team_id, dept_team_name FROM ssd_department")
         async with self.engine.connect() as conn:
@@ -116,7 +117,8 @@ class SsdPoller:
         """One whole poll of every table (or the rest of one stopped part-way)."""
         await self.connector.flush(report)  # what a stopped run left pending
         scan = await self._scan()
-        present, teams = await self.reader.tables(), await self.reader.teams()
+        present = await self.reader.tables()
+        teams = await self.reader.teams(present)
         names = [t.name for t in TABLES]
         for table in TABLES[names.index(scan.table) :]:
             scan.table = table.name
