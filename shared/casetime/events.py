@@ -265,6 +265,15 @@ class ExceptionReason(StrEnum):
     OTHER = "other"
 
 
+class SourceDataset(StrEnum):
+    """A dataset that records less than a case system does. Events taken from one name it, so
+    a KPI whose evidence it never records leaves them out of its cohort ("no data", not 0%)."""
+
+    CIN_CENSUS = "cin_census"  # the children in need census return
+    SSDA903 = "ssda903"  # the looked-after children return
+    SSD = "ssd"  # the Standard Safeguarding Dataset's reporting tables
+
+
 # --- payloads -------------------------------------------------------------------------------
 # The episode each event belongs to is the envelope's episode_id; a payload names only the
 # other episodes it links to (e.g. the referral an assessment answers).
@@ -497,6 +506,11 @@ class EventEnvelope(_Frozen):
         description="When it was recorded in the case system (without an offset: London time)."
     )
     source_system: Code
+    source_dataset: SourceDataset | None = Field(
+        default=None,
+        description="Set by connectors when the event was taken from an annual return or the "
+        "SSD rather than the case system's own record; left out by case systems.",
+    )
     child_id: PseudonymousId = Field(
         description="Pseudonymous child id: not an NHS number, not a name."
     )

@@ -109,3 +109,6 @@ def test_returns_imported_a_year_at_a_time_out_of_order_give_the_figures_of_all_
     assert live == wanted
     fed = {kpi for (kpi, _), (_, d) in wanted.items() if d}
     assert {"PLACEMENT-3PLUS", "CLA-REVIEWS", "REREFERRAL-12M"} <= fed, fed
+    # what the returns cannot feed shows no data, not 0% (the children are looked after, but
+    # the 903 holds no visit or health check dates, and neither return says who the worker was)
+    assert not fed & {"CLA-VISITS", "CLA-HEALTH", "CLA-DENTAL", "SW-CHANGES", "RECORDING-LAG"}

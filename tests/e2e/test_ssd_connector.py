@@ -165,15 +165,26 @@ HISTORY: dict[str, list[dict[str, Any]]] = {
 }
 
 
+def from_ssd(event: dict[str, Any]) -> dict[str, Any]:
+    return event | {"source_dataset": "ssd"}
+
+
 def direct_history(today: str) -> list[dict[str, Any]]:
-    """The same history as the case system would post it, by hand (its own ids)."""
+    """The same history posted by hand (its own ids), as taken from the SSD."""
     other = "Not recorded (SSD)"
 
     def e(
         kind: str, child: str, episode: str, when: str, payload: dict[str, Any], team: str = TEAM
     ) -> dict[str, Any]:
-        return event_dict(
-            kind, child_id=child, episode_id=episode, occurred_at=when, team=team, payload=payload
+        return from_ssd(
+            event_dict(
+                kind,
+                child_id=child,
+                episode_id=episode,
+                occurred_at=when,
+                team=team,
+                payload=payload,
+            )
         )
 
     return [
@@ -270,7 +281,7 @@ def figures(events: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, in
     return {
         (f.kpi, f.period): (f.figure.numerator, f.figure.denominator)
         for f in evaluation.figures
-        if f.team == "all" and f.kpi != "RECORDING-LAG"  # the SSD has no recorded times
+        if f.team == "all"
     }
 
 
@@ -281,11 +292,7 @@ def live_figures(system: System) -> dict[tuple[str, str], tuple[int, int]]:
         params={"as_at": AS_AT.isoformat(), "level": "council"},
         timeout=120,
     ).json()
-    return {
-        (v["kpi"], v["period"]): (v["numerator"], v["denominator"])
-        for v in past["values"]
-        if v["kpi"] != "RECORDING-LAG"
-    }
+    return {(v["kpi"], v["period"]): (v["numerator"], v["denominator"]) for v in past["values"]}
 
 
 class Posting:
@@ -363,7 +370,12 @@ def test_the_ssd_connector_posts_what_changed_between_polls_and_loses_nothing_wh
         assert report.all_skipped() == []
         assert len(first.bodies) == len(direct_history("2026-01-01"))
         today = datetime.now(UTC).date().isoformat()
-        assert live_figures(system) == figures(direct_history(today))
+        live = live_figures(system)
+        assert live == figures(direct_history(today))
+        # what the SSD cannot feed shows no data: no strategy discussions, core groups or times
+        for kpi in ("ICPC-15WD", "CORE-10WD", "RECORDING-LAG", "REF-DECISION"):
+            assert {n for (k, _), n in live.items() if k == kpi} == {(0, 0)}, kpi
+        assert max(n[1] for (k, _), n in live.items() if k == "ICPC-15WD-DFE") == 1
 
         # between polls: an assessment authorised later, a new referral, a visit deleted
         asyncio.run(
@@ -421,20 +433,28 @@ def changed_history(today: str) -> list[dict[str, Any]]:
     other = "Not recorded (SSD)"
     return [
         *events,
-        event_dict(
-            "referral_received",
-            child_id="D1",
-            episode_id="R2",
-            occurred_at="2025-02-10T09:00:00",
-            team=TEAM,
-            payload={"birth_month": "2015-06"},
+        from_ssd(
+            event_dict(
+                "referral_received",
+                child_id="D1",
+                episode_id="R2",
+                occurred_at="2025-02-10T09:00:00",
+                team=TEAM,
+                payload={"birth_month": "2015-06"},
+            )
         ),
-        event_dict(
-            "visit_held",
-            child_id="D1",
-            episode_id="V2",
-            occurred_at="2025-02-12",
-            team=other,
-            payload={"purpose": "child_protection", "child_seen": True, "serves_episode_id": "C"},
+        from_ssd(
+            event_dict(
+                "visit_held",
+                child_id="D1",
+                episode_id="V2",
+                occurred_at="2025-02-12",
+                team=other,
+                payload={
+                    "purpose": "child_protection",
+                    "child_seen": True,
+                    "serves_episode_id": "C",
+                },
+            )
         ),
     ]

@@ -13,7 +13,7 @@ from datetime import date
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casetime.events import EventEnvelope, parse_event
+from casetime.events import EventEnvelope, SourceDataset, parse_event
 from casetime_tools.synthetic import generate
 from kpi.domain.calendar import england_calendar
 from kpi.domain.casebook import CaseBook, RuleContext
@@ -70,6 +70,27 @@ def test_the_sum_of_every_units_facts_is_the_whole_book_evaluation() -> None:
         assert comparable(summed) == comparable(reference)
         members += sum(f.figure.denominator for f in reference.figures if f.team != "all")
     assert members > 1_000  # a realistic council, not an empty one
+
+
+def test_facts_equal_the_whole_book_when_some_children_come_from_returns_or_the_ssd() -> None:
+    rng = random.Random(7)
+    datasets = [None, None, *SourceDataset]
+    source = {}
+    events = []
+    for e in synthetic_events(seed=5, children_per_year=150):
+        dataset = source.setdefault(e.child_id, rng.choice(datasets))
+        events.append(e.model_copy(update={"source_dataset": dataset}))
+    book = casebook_from_events(events)
+    assert len(book.datasets) == 3
+    as_at = date(2025, 3, 31)
+    ctx = RuleContext(as_at, england_calendar(), CONFIG.rule_settings())
+    reference = evaluate(book, ctx, CONFIG)
+    summed = from_facts([f for _, f in facts_of_book(book, ctx)], as_at)
+    assert comparable(summed) == comparable(reference)
+    whole = evaluate(
+        casebook_from_events(synthetic_events(seed=5, children_per_year=150)), ctx, CONFIG
+    )
+    assert comparable(reference) != comparable(whole)  # the datasets did leave members out
 
 
 def shared_application() -> list[EventEnvelope]:

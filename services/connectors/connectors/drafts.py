@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Any
 
-from casetime.events import DEFAULT_EPISODE_IDS, LONDON
+from casetime.events import DEFAULT_EPISODE_IDS, LONDON, SourceDataset
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Draft:
     team: str
     payload: Mapping[str, Any] = field(default_factory=dict)
     worker_id: str | None = None
+    source_dataset: str | None = None
 
     def digest(self) -> str:
         body = {k: v for k, v in self.body(1).items() if k != "revision"}
@@ -46,7 +47,10 @@ class Draft:
             "team": self.team,
             "source_system": "connector",  # the source key's name replaces it at ingest
             "payload": dict(self.payload),
-        } | ({"worker_id": self.worker_id} if self.worker_id else {})
+        } | (
+            ({"worker_id": self.worker_id} if self.worker_id else {})
+            | ({"source_dataset": self.source_dataset} if self.source_dataset else {})
+        )
 
 
 def year_end(day: date) -> date:
@@ -152,6 +156,13 @@ def _record(draft: Draft, revision: int, digest: str, held: Posted | None) -> Po
 
 # episode ids every child has one of (casetime.events.DEFAULT_EPISODE_IDS)
 PER_CHILD = frozenset(DEFAULT_EPISODE_IDS.values())
+# What casetime is told each source is, so that KPIs it cannot feed show no data, not 0%.
+SOURCE_DATASETS = {
+    "cin": SourceDataset.CIN_CENSUS,
+    "903": SourceDataset.SSDA903,
+    "ssd": SourceDataset.SSD,
+}
+
 # the ingest services' default earliest event date (CASETIME_EARLIEST_EVENT_DATE)
 EARLIEST = date(1990, 1, 1)
 
@@ -212,6 +223,7 @@ class ChildEvents:
                 team=team or self.team,
                 payload=clean,
                 worker_id=worker_id,
+                source_dataset=SOURCE_DATASETS.get(self.source),
             )
         )
         return True

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kpi.adapters.sql import LIVE_EVENT, chunks, dialect_of, episode_of, insert_for
+from kpi.adapters.sql import RECORDED_EVENT, chunks, dialect_of, episode_of, insert_for
 from kpi.adapters.tables import (
     CaseEventRecord,
     DirtyUnitRecord,
@@ -210,7 +210,7 @@ class SqlFactRepository:
                     text("count(*)"),
                     _EVENT.c.child_id,
                 )
-                .where(_EVENT.c.child_id.in_(chunk), *LIVE_EVENT)
+                .where(_EVENT.c.child_id.in_(chunk), *RECORDED_EVENT)
                 .group_by(
                     _EVENT.c.child_id, _EVENT.c.team, _EVENT.c.occurred_on, _EVENT.c.recorded_on
                 )

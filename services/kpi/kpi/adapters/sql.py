@@ -15,6 +15,9 @@ from kpi.domain.episodes import EPISODE_MODELS, AnyEpisode
 _EVENT = CaseEventRecord.__table__  # type: ignore[attr-defined]
 # an event not withdrawn by a void, and not a void itself
 LIVE_EVENT = (_EVENT.c.voided_by.is_(None), _EVENT.c.event_type != "event_voided")
+# The live events RECORDING-LAG counts: a connector's (a return's, the SSD's) say nothing of
+# when the case system recorded them.
+RECORDED_EVENT = (*LIVE_EVENT, _EVENT.c.source_dataset.is_(None))
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
 
 from casetime.events import EventEnvelope, parse_event
 from kpi.adapters.fact_store import SqlFactRepository
-from kpi.adapters.sql import LIVE_EVENT, chunks, episode_of, insert_for
+from kpi.adapters.sql import LIVE_EVENT, RECORDED_EVENT, chunks, episode_of, insert_for
 from kpi.adapters.tables import CaseEventRecord, DeadLetterRecord, EpisodeRecord, VoidRecord
 from kpi.domain.casebook import CaseBook, RecordingCount
 from kpi.domain.episodes import AnyEpisode
@@ -48,6 +48,7 @@ def _event_row(
         "occurred_on": event.occurred_on,
         "recorded_on": event.recorded_on,
         "team": event.team,
+        "source_dataset": event.source_dataset,
         "body": body if body is not None else event.model_dump_json(),
         "kafka_topic": position.topic if position else None,
         "kafka_partition": position.partition if position else None,
@@ -317,7 +318,7 @@ class CaseStore:
             episodes = [episode_of(kind, state) for kind, state in rows]
             counts = await session.execute(
                 select(_EVENT.c.team, _EVENT.c.occurred_on, _EVENT.c.recorded_on, func.count())
-                .where(*LIVE_EVENT)
+                .where(*RECORDED_EVENT)
                 .group_by(_EVENT.c.team, _EVENT.c.occurred_on, _EVENT.c.recorded_on)
             )
             recordings = [RecordingCount(*row) for row in counts]

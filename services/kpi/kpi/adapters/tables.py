@@ -27,6 +27,8 @@ class CaseEventRecord(SQLModel, table=True):
     occurred_on: date
     recorded_on: date  # in London; RECORDING-LAG counts events by it
     team: str = Field(max_length=100)
+    # the return or SSD a connector took it from; NULL for a case system's own event
+    source_dataset: str | None = Field(default=None, max_length=16)
     body: str = Field(sa_type=Text)
     voided_by: str | None = Field(default=None, max_length=128)
     kafka_topic: str | None = Field(default=None, max_length=200)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TypeVar
 
-from casetime.events import as_start_instant, local_date
+from casetime.events import SourceDataset, as_start_instant, local_date
 from kpi.domain.calendar import WorkingDayCalendar
 from kpi.domain.episodes import AnyEpisode, ChildDetails, Episode, PeriodOfCare, Referral
 
@@ -38,7 +38,10 @@ class CaseBook:
         self._by_child: dict[tuple[str, str], list[AnyEpisode]] = defaultdict(list)
         self._by_id: dict[tuple[str, str, str], AnyEpisode] = {}
         self._children: dict[str, list[AnyEpisode]] = defaultdict(list)
+        self._datasets: set[SourceDataset] = set()
         for episode in episodes:
+            if episode.source_dataset is not None:
+                self._datasets.add(episode.source_dataset)
             self._children[episode.child_id].append(episode)
             self._by_kind[episode.kind].append(episode)
             self._by_child[(episode.kind, episode.child_id)].append(episode)
@@ -46,6 +49,20 @@ class CaseBook:
 
     def episodes(self) -> list[AnyEpisode]:
         return list(self._by_id.values())
+
+    @property
+    def datasets(self) -> frozenset[SourceDataset]:
+        """The datasets any of its episodes were taken from."""
+        return frozenset(self._datasets)
+
+    def without(self, datasets: frozenset[SourceDataset]) -> CaseBook:
+        """The book less the episodes taken from these datasets (a KPI they cannot feed)."""
+        if not datasets & self._datasets:
+            return self
+        return CaseBook(
+            (e for e in self._by_id.values() if e.source_dataset not in datasets),
+            self.recordings,
+        )
 
     def for_child(self, child_id: str) -> CaseBook:
         """The case book of one child, with the recording counts of its events."""

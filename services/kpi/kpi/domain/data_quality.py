@@ -115,6 +115,8 @@ def _icpcs_without_their_start(book: CaseBook, ctx: RuleContext) -> Iterator[Fin
         if s47 is None or s47.started_on is None:
             detail = f"section 47 {icpc.section_47_id} not started"
             yield Check.ICPC_WITHOUT_SECTION_47, icpc, detail
+        if icpc.source_dataset is not None:
+            continue  # no return or SSD table records strategy discussions
         strategy_id = icpc.strategy_discussion_id or (s47.strategy_discussion_id if s47 else None)
         if book.get("strategy_discussion", icpc.child_id, strategy_id, StrategyDiscussion) is None:
             named = f"strategy discussion {strategy_id} not held"
@@ -158,7 +160,8 @@ def _section_47s_open_without_icpc(book: CaseBook, ctx: RuleContext) -> Iterator
 def _hour_clocks_from_dates(book: CaseBook, ctx: RuleContext) -> Iterator[Finding]:
     for kind in ("contact", "referral", "strategy_discussion"):
         for episode in book.all(kind, Episode):
-            if getattr(episode, "date_only", False):
+            # a return's or the SSD's referral starts no hour clock (they record no decisions)
+            if getattr(episode, "date_only", False) and episode.source_dataset is None:
                 yield Check.DATE_ONLY_HOUR_CLOCK, episode, "an hour clock timed from a date only"
 
 

@@ -49,6 +49,7 @@ from casetime.events import (
     Section47Completed,
     Section47Outcome,
     Section47Started,
+    SourceDataset,
     StrategyDiscussionHeld,
     VisitHeld,
     VisitPurpose,
@@ -165,6 +166,8 @@ class Episode(BaseModel):
     teams: tuple[TeamOnEvent, ...] = ()
     # False when the episode's opening event has not arrived (late data, or never sent).
     opened: bool = True
+    # The dataset its latest event was taken from (None: the case system's own record).
+    source_dataset: SourceDataset | None = None
 
     def team_of(self, *event_types: str) -> str:
         """The team named on the latest of these events: the event that closed a clock states
@@ -835,6 +838,7 @@ def fold(kind: EpisodeKind, events: Sequence[EventEnvelope]) -> AnyEpisode | Non
         "episode_id": last.episode_id,
         "child_id": last.child_id,
         "team": last.team,
+        "source_dataset": last.source_dataset,
         "teams": tuple(
             TeamOnEvent(on=e.occurred_on, event_type=e.event_type, team=e.team) for e in ordered
         ),

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import TypeVar
 
 from casetime.events import as_end_instant
@@ -21,7 +22,7 @@ from kpi.domain.data_quality import (
     unlisted_teams,
 )
 from kpi.domain.episodes import Exceptions
-from kpi.domain.kpis import CATALOGUE
+from kpi.domain.kpis import CATALOGUE, open_clocks
 from kpi.domain.kpis.base import COUNCIL, Figure, Kpi, Measure, OpenClock, Outcome, by_team, figure
 from kpi.domain.periods import periods_ending
 
@@ -207,7 +208,7 @@ def _count_kpi(
 ) -> None:
     """One KPI's figures per period, team and service, and its breaches."""
     population = ctx.settings.population_0_to_17
-    ruled = guarded(kpi.id, kpi.rule, book, ctx, tally.failures)
+    ruled = guarded(kpi.id, kpi.outcomes, book, ctx, tally.failures)
     outcomes = [o for o in ruled if o.counted_on <= ctx.as_at]
     council_only = kpi.measure is Measure.RATE_PER_10000
     teams = {COUNCIL} if council_only else {o.team for o in outcomes} | {COUNCIL}
@@ -248,7 +249,9 @@ def evaluate(
         clock_status(clock, ctx)
         for kpi in CATALOGUE
         if kpi.open_clocks is not None
-        for clock in guarded(f"{kpi.id} open clocks", kpi.open_clocks, book, ctx, tally.failures)
+        for clock in guarded(
+            f"{kpi.id} open clocks", partial(open_clocks, kpi), book, ctx, tally.failures
+        )
     ]
     if should_stop():
         raise EvaluationStoppedError("data quality")

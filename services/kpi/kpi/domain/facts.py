@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import TypeVar
 
 from kpi.domain.casebook import CaseBook, RuleContext
@@ -41,7 +42,7 @@ from kpi.domain.evaluation import (
     guarded,
     windows,
 )
-from kpi.domain.kpis import CATALOGUE
+from kpi.domain.kpis import CATALOGUE, open_clocks
 from kpi.domain.kpis.base import COUNCIL, Figure, Kpi, Measure, Outcome
 from kpi.domain.periods import periods_ending
 
@@ -100,7 +101,7 @@ def unit_facts(unit_kind: str, book: CaseBook, ctx: RuleContext) -> UnitFacts:
     for kpi in _kpis_of(unit_kind):
         _kpi_facts(kpi, book, ctx, facts, failures)
         if kpi.open_clocks is not None:
-            ruled = guarded(f"{kpi.id} open clocks", kpi.open_clocks, book, ctx, failures)
+            ruled = guarded(f"{kpi.id} open clocks", partial(open_clocks, kpi), book, ctx, failures)
             facts.clocks.extend(clock_status(clock, ctx) for clock in ruled)
     if unit_kind == CHILD:
         facts.issues.extend(guarded("data quality", data_quality_issues, book, ctx, failures))
@@ -120,7 +121,7 @@ def _kpi_facts(
     kpi: Kpi, book: CaseBook, ctx: RuleContext, facts: UnitFacts, failures: list[Issue]
 ) -> None:
     """One KPI's contributions, counted as ``evaluation._count_kpi`` and ``figure`` count."""
-    ruled = guarded(kpi.id, kpi.rule, book, ctx, failures)
+    ruled = guarded(kpi.id, kpi.outcomes, book, ctx, failures)
     outcomes = [o for o in ruled if o.counted_on <= ctx.as_at]
     if not outcomes:
         return

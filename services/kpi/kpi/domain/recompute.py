@@ -59,7 +59,10 @@ def episodes_from_events(live: Iterable[EventEnvelope]) -> list[AnyEpisode]:
 
 
 def recording_counts(live: Iterable[EventEnvelope]) -> list[RecordingCount]:
-    counts = Counter((e.child_id, e.team, e.occurred_on, e.recorded_on) for e in live)
+    """RECORDING-LAG's counts: a connector's events say nothing of when they were recorded."""
+    counts = Counter(
+        (e.child_id, e.team, e.occurred_on, e.recorded_on) for e in live if e.source_dataset is None
+    )
     return [
         RecordingCount(team, occurred, recorded, count, child_id)
         for (child_id, team, occurred, recorded), count in sorted(counts.items())

@@ -15,8 +15,13 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal, Protocol, TypeVar
 
+from casetime.events import SourceDataset
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.periods import Period
+
+# Which datasets leave out a KPI's evidence (README, "What each source can feed").
+RETURNS = frozenset({SourceDataset.CIN_CENSUS, SourceDataset.SSDA903})
+EVERY_DATASET = frozenset(SourceDataset)
 
 COUNCIL = "all"  # the team label of the council total
 UNLISTED = "unlisted"  # the team label of every team the council file does not list
@@ -100,6 +105,12 @@ class Kpi:
     # Counted per care proceedings application, across the children it names: its facts are
     # derived per application, not per child.
     per_application: bool = False
+    # Datasets that never record this KPI's evidence (the returns hold no visit dates): what
+    # is taken from them stays out of its cohort and clocks, so it shows no data, not 0%.
+    unrecorded_in: frozenset[SourceDataset] = frozenset()
+
+    def outcomes(self, book: CaseBook, ctx: RuleContext) -> Iterator[Outcome]:
+        return self.rule(book.without(self.unrecorded_in), ctx)
 
     def in_period(self, outcomes: Iterable[Outcome], period: Period) -> list[Outcome]:
         if self.belongs_to is None:

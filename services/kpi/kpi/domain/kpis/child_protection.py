@@ -17,6 +17,8 @@ from kpi.domain.episodes import (
     Visit,
 )
 from kpi.domain.kpis.base import (
+    EVERY_DATASET,
+    RETURNS,
     Kpi,
     OpenClock,
     Outcome,
@@ -329,6 +331,7 @@ ICPC_15WD = Kpi(
     timeliness=True,
     open_clocks=open_initial_conference_clocks,
     standard=Standard(ICPC_WORKING_DAYS, "working days"),
+    unrecorded_in=EVERY_DATASET,
 )
 ICPC_15WD_DFE = Kpi(
     "ICPC-15WD-DFE",
@@ -348,6 +351,7 @@ CORE_10WD = Kpi(
     timeliness=True,
     open_clocks=open_child_protection_clocks,
     standard=Standard(CORE_GROUP_WORKING_DAYS, "working days", closes_into_cohort=False),
+    unrecorded_in=EVERY_DATASET,
 )
 RCPC_TIMELY = Kpi(
     "RCPC-TIMELY",
@@ -363,6 +367,7 @@ CP_VISITS = Kpi(
     children_on_plans_seen_within_standard,
     point_in_time=True,
     timeliness=True,
+    unrecorded_in=RETURNS,
 )
 CP_15M = Kpi(
     "CP-15M",

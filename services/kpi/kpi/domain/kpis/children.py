@@ -16,7 +16,7 @@ from kpi.domain.episodes import (
     Referral,
     Section47,
 )
-from kpi.domain.kpis.base import Kpi, Measure, Outcome, Polarity, open_at
+from kpi.domain.kpis.base import RETURNS, Kpi, Measure, Outcome, Polarity, open_at
 from kpi.domain.kpis.looked_after import looked_after_at
 from kpi.domain.periods import add_months
 
@@ -104,6 +104,7 @@ SW_CHANGES = Kpi(
     Polarity.LOWER_IS_BETTER,
     children_with_3_or_more_social_workers,
     point_in_time=True,
+    unrecorded_in=RETURNS,
 )
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from casetime.events import Agency, local_date
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.episodes import Contact, Referral, StrategyDiscussion
-from kpi.domain.kpis.base import Kpi, OpenClock, Outcome, Polarity, Standard
+from kpi.domain.kpis.base import EVERY_DATASET, Kpi, OpenClock, Outcome, Polarity, Standard
 from kpi.domain.periods import add_months
 
 CONTACT_HOURS = timedelta(hours=72)
@@ -215,6 +215,7 @@ CONTACT_72H = Kpi(
     timeliness=True,
     open_clocks=open_contact_clocks,
     standard=Standard(72, "hours"),
+    unrecorded_in=EVERY_DATASET,
 )
 REF_DECISION = Kpi(
     "REF-DECISION",
@@ -224,6 +225,7 @@ REF_DECISION = Kpi(
     timeliness=True,
     open_clocks=open_referral_decision_clocks,
     standard=Standard(24, "hours"),
+    unrecorded_in=EVERY_DATASET,
 )
 STRAT_48H = Kpi(
     "STRAT-48H",
@@ -233,12 +235,14 @@ STRAT_48H = Kpi(
     timeliness=True,
     open_clocks=open_strategy_discussion_clocks,
     standard=Standard(48, "hours"),
+    unrecorded_in=EVERY_DATASET,
 )
 STRAT_PARTNERS = Kpi(
     "STRAT-PARTNERS",
     "Strategy discussions with police, health and education all present",
     Polarity.HIGHER_IS_BETTER,
     strategy_discussions_with_partners,
+    unrecorded_in=EVERY_DATASET,
 )
 REREFERRAL_12M = Kpi(
     "REREFERRAL-12M",

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.episodes import DatedCheck, PeriodOfCare, Placement, Visit
 from kpi.domain.kpis.base import (
+    RETURNS,
     Kpi,
     OpenClock,
     Outcome,
@@ -223,6 +224,7 @@ CLA_VISITS = Kpi(
     point_in_time=True,
     timeliness=True,
     open_clocks=open_looked_after_clocks,
+    unrecorded_in=RETURNS,
 )
 CLA_REVIEWS = Kpi(
     "CLA-REVIEWS",
@@ -238,6 +240,7 @@ CLA_HEALTH = Kpi(
     Polarity.HIGHER_IS_BETTER,
     health_assessments_up_to_date,
     point_in_time=True,
+    unrecorded_in=RETURNS,
 )
 CLA_DENTAL = Kpi(
     "CLA-DENTAL",
@@ -245,6 +248,7 @@ CLA_DENTAL = Kpi(
     Polarity.HIGHER_IS_BETTER,
     dental_checks_up_to_date,
     point_in_time=True,
+    unrecorded_in=RETURNS,
 )
 PLACEMENT_3PLUS = Kpi(
     "PLACEMENT-3PLUS",

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.episodes import CareProceedings, PreProceedings
-from kpi.domain.kpis.base import Kpi, Measure, OpenClock, Outcome, Polarity, Standard
+from kpi.domain.kpis.base import EVERY_DATASET, Kpi, Measure, OpenClock, Outcome, Polarity, Standard
 
 PLO_DAYS = timedelta(days=16 * 7)
 # "26 weeks beginning with the day" the application was issued (Children Act 1989 s.32): the
@@ -132,6 +132,7 @@ PROC_26W = Kpi(
     timeliness=True,
     open_clocks=open_proceedings_clocks,
     standard=Standard(LAST_COMPLIANT_DAY.days + 1, "days"),
+    unrecorded_in=EVERY_DATASET,
 )
 PROC_26W_APPLICATION = Kpi(
     "PROC-26W-APPLICATION",
@@ -143,6 +144,7 @@ PROC_26W_APPLICATION = Kpi(
     reasons_of="PROC-26W",
     per_application=True,
     standard=Standard(LAST_COMPLIANT_DAY.days + 1, "days"),
+    unrecorded_in=EVERY_DATASET,
 )
 PROC_WEEKS = Kpi(
     "PROC-WEEKS",
@@ -151,6 +153,7 @@ PROC_WEEKS = Kpi(
     proceedings_within_26_weeks,
     measure=Measure.MEAN,
     unit="weeks",
+    unrecorded_in=EVERY_DATASET,
 )
 PROC_WEEKS_MEDIAN = Kpi(
     "PROC-WEEKS-MEDIAN",
@@ -159,6 +162,7 @@ PROC_WEEKS_MEDIAN = Kpi(
     proceedings_within_26_weeks,
     measure=Measure.MEDIAN,
     unit="weeks",
+    unrecorded_in=EVERY_DATASET,
 )
 
 PROCEEDINGS_KPIS = (PLO_16W, PROC_26W, PROC_26W_APPLICATION, PROC_WEEKS, PROC_WEEKS_MEDIAN)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kpi.domain.casebook import CaseBook, RuleContext
-from kpi.domain.kpis.base import Kpi, Outcome, Polarity
+from kpi.domain.kpis.base import EVERY_DATASET, Kpi, Outcome, Polarity
 
 RECORDING_WORKING_DAYS = 1
 
@@ -30,4 +30,5 @@ RECORDING_LAG = Kpi(
     "Events recorded within 1 working day of happening",
     Polarity.HIGHER_IS_BETTER,
     events_recorded_within_1_working_day,
+    unrecorded_in=EVERY_DATASET,
 )
