@@ -21,7 +21,6 @@ from connectors.posting import post_events
 from connectors.pseudonyms import Pseudonyms
 from connectors.records import ImportReport
 from connectors.ssd import SOURCE, derive
-from connectors.ssd_schema import ssd_metadata
 from connectors.ssd_source import SsdPoller, SsdReader
 from connectors.sync import Connector
 from kpi.adapters.council_file import load_council_config
@@ -33,7 +32,8 @@ from tests.conftest import create_database, drop_database
 from tests.e2e.conftest import System, applied, wait_until_applied
 from tests.support import credentials as authed
 from tests.support.events import event_dict
-from tests.support.samples import SAMPLES, needs_samples
+from tests.support.samples import needs_samples
+from tests.support.ssd import ssd_database
 
 pytestmark = [pytest.mark.infra, pytest.mark.e2e, needs_samples]
 TEAM = "North Assessment"
@@ -47,6 +47,16 @@ def at(text: str) -> datetime:
 
 HISTORY: dict[str, list[dict[str, Any]]] = {
     "ssd_department": [{"dept_team_id": "T1", "dept_team_name": TEAM}],
+    "ssd_pre_proceedings": [
+        {
+            "prep_table_id": "PP1",
+            "prep_plo_family_id": "F1",
+            "prep_person_id": "P2",
+            "prep_pre_pro_decision_date": at("2024-09-02"),
+            "prep_agree_stepdown_issue_date": at("2024-12-02"),
+            "prep_pre_pro_outcome": "Decision to step down",
+        }
+    ],
     "ssd_person": [
         {"pers_person_id": "P1", "pers_dob": at("2015-06-01")},
         {"pers_person_id": "P2", "pers_dob": at("2012-03-01")},
@@ -247,6 +257,8 @@ def direct_history(today: str) -> list[dict[str, Any]]:
             {"period_of_care_id": "POC", "placement_type": "U3"},
             other,
         ),
+        e("plo_started", "D2", "PLO", "2024-09-02", {}, other),
+        e("plo_concluded", "D2", "PLO", "2024-12-02", {"outcome": "stepped_down"}, other),
         e(
             "looked_after_review_held",
             "D2",
@@ -313,20 +325,6 @@ class Posting:
             self.fail_after -= 1
 
 
-async def ssd_database(server: str) -> tuple[str, str]:
-    name = await create_database(server)
-    url = f"postgresql+asyncpg://{server}/{name}"
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        metadata = ssd_metadata(SAMPLES / "ssd" / "schema")
-        await conn.run_sync(metadata.create_all)
-        for table, rows in HISTORY.items():
-            for row in rows:  # each row names only the columns it has
-                await conn.execute(metadata.tables[table].insert(), row)
-    await engine.dispose()
-    return name, url
-
-
 async def change(url: str, *statements: str) -> None:
     engine = create_async_engine(url)
     async with engine.begin() as conn:
@@ -361,7 +359,7 @@ def test_the_ssd_connector_posts_what_changed_between_polls_and_loses_nothing_wh
     casetime_system: System, postgres_server: str
 ) -> None:
     system = casetime_system
-    name, ssd = asyncio.run(ssd_database(postgres_server))
+    name, ssd = asyncio.run(ssd_database(postgres_server, HISTORY))
     ledger_name = asyncio.run(create_database(postgres_server))
     ledger = f"postgresql+asyncpg://{postgres_server}/{ledger_name}"
     try:
@@ -376,6 +374,7 @@ def test_the_ssd_connector_posts_what_changed_between_polls_and_loses_nothing_wh
         for kpi in ("ICPC-15WD", "CORE-10WD", "RECORDING-LAG", "REF-DECISION"):
             assert {n for (k, _), n in live.items() if k == kpi} == {(0, 0)}, kpi
         assert max(n[1] for (k, _), n in live.items() if k == "ICPC-15WD-DFE") == 1
+        assert max(n for (k, _), n in live.items() if k == "PLO-16W") == (1, 1)
 
         # between polls: an assessment authorised later, a new referral, a visit deleted
         asyncio.run(

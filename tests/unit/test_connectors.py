@@ -155,6 +155,36 @@ def test_a_child_id_is_the_same_for_the_same_secret_and_never_the_case_systems()
     assert stable_id("ref", "ch.1", "2024-01-01") == stable_id("ref", "ch.1", "2024-01-01")
 
 
+def test_the_2026_censuss_pre_proceedings_module_makes_a_plo_episode(tmp_path: Path) -> None:
+    source = (CIN / "CIN_Census_2026.xml").read_text()
+
+    def plo_events(text: str) -> tuple[list[Draft], list[str]]:
+        path = tmp_path / "census.xml"
+        path.write_text(text)
+        report = ImportReport("cin")
+        rows = read_rows("cin", [path], ReturnOptions(PSEUDONYMS), report)
+        events = ChildEvents("cin", "ch.x", "Imported")
+        for row in rows:
+            cin_census.derive(row.child, [row], "Imported", events)
+        plo = [d for d in events.drafts if d.event_type.startswith("plo_")]
+        return plo, [why for _, why in events.skipped if why.startswith("plo_")]
+
+    # the fixture's dates fall after its own reference date: skipped, and said so
+    assert plo_events(source) == (
+        [],
+        ["plo_started on 2026-09-09: after the source's date 2024-03-31"],
+    )
+    later = source.replace("<ReferenceDate>2024-03-31<", "<ReferenceDate>2027-03-31<")
+    plo, _ = plo_events(later)
+    assert [(d.event_type, d.occurred_at, dict(d.payload)) for d in plo] == [
+        ("plo_started", "2026-09-09", {}),
+        ("plo_concluded", "2026-12-01", {"outcome": "issued"}),  # a court application followed
+    ]
+    assert plo[0].source_dataset == "cin_census"
+    no_court = later.replace("<CourtAppDate>2026-12-18</CourtAppDate>", "")
+    assert plo_events(no_court)[0][1].payload == {"outcome": "stepped_down"}
+
+
 def test_malformed_files_and_records_get_errors_naming_them(tmp_path: Path) -> None:
     broken = tmp_path / "broken.xml"
     broken.write_text("<Message><Header>")

@@ -75,7 +75,7 @@ def test_the_sum_of_every_units_facts_is_the_whole_book_evaluation() -> None:
 def test_facts_equal_the_whole_book_when_some_children_come_from_returns_or_the_ssd() -> None:
     rng = random.Random(7)
     datasets = [None, None, *SourceDataset]
-    source = {}
+    source: dict[str, SourceDataset | None] = {}
     events = []
     for e in synthetic_events(seed=5, children_per_year=150):
         dataset = source.setdefault(e.child_id, rng.choice(datasets))

@@ -95,19 +95,24 @@ def _run(
         finally:
             await ledger.close()
 
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with _progress() as progress:
         try:
             report = asyncio.run(work(progress))
         except ReturnFileError as exc:
             console.print(f"[bold red]refused[/]: {exc}")
             raise typer.Exit(2) from None
     _print(report, report_file)
+
+
+def _progress() -> Progress:
+    """Rows (or records) done, of how many where that is known, and the time taken."""
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 def _print(report: ImportReport, report_file: Path | None) -> None:
@@ -220,7 +225,13 @@ def connect_ssd(
         try:
             if every <= 0:
                 report = ImportReport(SOURCE)
-                await poller.poll(report)
+                with _progress() as progress:
+                    task = progress.add_task("polling the SSD", total=None)
+
+                    def read(table: str, rows: int) -> None:
+                        progress.update(task, description=f"polling {table}", completed=rows)
+
+                    await poller.poll(report, read)
                 _print(report, None)
                 return
             stop = asyncio.Event()

@@ -89,6 +89,18 @@ def _plans(details: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return cp, cin
 
 
+def _pre_proceedings(details: Any) -> list[dict[str, Any]]:
+    """The 2025/26 collection's pre-proceedings module (no published XSD defines it yet)."""
+    return [
+        {
+            "start": _date(p, "PPStartDate"),
+            "concluded": _date(p, "StepDecisionDate"),
+            "court_application": _date(p, "CourtAppDate"),
+        }
+        for p in details.findall("PreProceedingsandFGDM")
+    ]
+
+
 def details_fields(details: Any) -> dict[str, Any]:
     """A CINdetails element as a row's fields (RecordError names a value that cannot be read)."""
     cp_plans, cin_plans = _plans(details)
@@ -104,6 +116,7 @@ def details_fields(details: Any) -> dict[str, Any]:
         "section_47s": _section_47s(details),
         "cp_plans": cp_plans,
         "cin_plans": cin_plans,
+        "pre_proceedings": _pre_proceedings(details),
     }
 
 
@@ -247,6 +260,12 @@ def _referral(child_id: str, row: SourceRow, birth_month: str | None, events: Ch
         cinp = stable_id("cinp", child_id, ref, p["start"])
         if events.add("cin_plan_started", cinp, p["start"], known, at):
             events.add("cin_plan_ended", cinp, p["end"], known, at)
+    for p in f.get("pre_proceedings", []):
+        plo = stable_id("plo", child_id, ref, p["start"])
+        if events.add("plo_started", plo, p["start"], known, at) and p["concluded"]:
+            # PPOutcome's codes are defined nowhere yet: a court application means issued
+            issued = {"outcome": "issued" if p["court_application"] else "stepped_down"}
+            events.add("plo_concluded", plo, p["concluded"], known, at, issued)
 
 
 def _enquiries(

@@ -3,7 +3,8 @@ that happened (a referral, an assessment, a plan, a visit), so most rows make th
 directly; periods of care are put together from the child's looked-after episodes (grouped by
 their CLA id: started by an episode with RNE S, ended by one that ceased with a reason other
 than X1), with the legal status in force when they started. The SSD has no contact or referral
-decision time, no strategy discussion and no core group: those KPIs get nothing from it
+decision time, no strategy discussion, no core group and no court dates (its pre-proceedings
+table ends where care proceedings begin): those KPIs get nothing from it
 (README: Connectors), and contacts are not posted (alone they would only list every contact as
 awaiting a decision)."""
 
@@ -32,6 +33,7 @@ def derive(child_id: str, rows: Sequence[SourceRow], team: str, events: ChildEve
     _front_door(by, birth, events)
     _child_protection(by, events)
     _looked_after(by, birth, events)
+    _pre_proceedings(by, events)
     for r in by["ssd_involvements"]:
         f = r.fields
         events.add(
@@ -86,6 +88,26 @@ def _front_door(by: Rows, birth: str | None, events: ChildEvents) -> None:
             link,
             team=team,
         )
+
+
+def _pre_proceedings(by: Rows, events: ChildEvents) -> None:
+    """Entered on the decision date, concluded on the date agreed to step down or issue."""
+    for r in by["ssd_pre_proceedings"]:
+        f = r.fields
+        day = f["prep_pre_pro_decision_date"]
+        if not events.add("plo_started", r.key, day, r.as_of, r.location):
+            continue
+        if f["prep_agree_stepdown_issue_date"] is None:
+            continue
+        said = (f["prep_pre_pro_outcome"] or "").lower()
+        outcome = "issued" if "issue" in said else "stepped_down" if "step" in said else None
+        if outcome is None:
+            why = f"prep_pre_pro_outcome {f['prep_pre_pro_outcome']!r}: neither issue nor step down"
+            events.skipped.append((r.location, why))
+            continue
+        concluded = {"outcome": outcome}
+        end = f["prep_agree_stepdown_issue_date"]
+        events.add("plo_concluded", r.key, end, r.as_of, r.location, concluded)
 
 
 def _needs(events: ChildEvents, row: SourceRow, column: str) -> bool:

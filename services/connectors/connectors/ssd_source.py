@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -113,8 +113,11 @@ class SsdPoller:
         if poll is not None:
             await self.ledger.set_position(SOURCE, "poll", str(poll))
 
-    async def poll(self, report: ImportReport) -> None:
-        """One whole poll of every table (or the rest of one stopped part-way)."""
+    async def poll(
+        self, report: ImportReport, on_batch: Callable[[str, int], None] | None = None
+    ) -> None:
+        """One whole poll of every table (or the rest of one stopped part-way); ``on_batch``
+        is told the table and the rows read so far after each batch."""
         await self.connector.flush(report)  # what a stopped run left pending
         scan = await self._scan()
         present = await self.reader.tables()
@@ -132,6 +135,8 @@ class SsdPoller:
                 await self.connector.flush(report)
                 scan.after = str(batch[-1][table.key])
                 await self._save(scan)
+                if on_batch is not None:
+                    on_batch(table.name, sum(report.rows.values()))
             await self.ledger.sweep(SOURCE, table.name, scan.poll)
             await self.connector.flush(report)
             scan.after = None

@@ -108,6 +108,9 @@ TABLES: tuple[SsdTable, ...] = (
         ids=(("invo_professional_id", "worker"),), dates=("invo_involvement_start_date",),
         codes=("invo_professional_team",),
     ),
+    _table("ssd_pre_proceedings", "prep_table_id", "plo", "prep_person_id",
+           dates=("prep_pre_pro_decision_date", "prep_agree_stepdown_issue_date"),
+           codes=("prep_pre_pro_outcome",)),
 )  # fmt: skip
 BY_NAME: Mapping[str, SsdTable] = {t.name: t for t in TABLES}
 # the columns that name a team (by its id): the reader gives the team's name from ssd_department
