@@ -25,5 +25,5 @@ uv run --frozen ruff format --check .
 log "mypy"
 uv run --frozen mypy
 log "pytest"
-uv run --frozen pytest "$@"
+uv run --frozen pytest --durations=15 "$@"
 log "all checks passed in $(elapsed "$started")"

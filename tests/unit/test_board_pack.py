@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from kpi.adapters.xlsx_pack import RAG_FILLS, PackContext, xlsx_bytes
+from kpi.adapters.xlsx_pack import RAG_FILLS, xlsx_bytes
 from kpi.domain.board_pack import (
     Freeze,
+    PackContext,
     freeze_due,
     freeze_of,
     meeting_month,

@@ -35,7 +35,6 @@ from casetime.events import LONDON
 from casetime.topics import SERVICES as SERVICE_TABLE
 from casetime_tools.access_cli import access, demo_credentials
 from casetime_tools.import_cli import connector_app, importer
-from kpi.adapters.metrics import DEAD_LETTERS, EVENTS_APPLIED
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 app.add_typer(access, name="access")
@@ -159,6 +158,8 @@ def wait_until_applied(url: str, count: int, token: str, timeout: float = 600) -
 
 def applied(url: str, token: str) -> int:
     from prometheus_client.parser import text_string_to_metric_families
+
+    from kpi.adapters.metrics import DEAD_LETTERS, EVENTS_APPLIED
 
     text = httpx.get(f"{url}/metrics/", timeout=10, headers=_bearer(token)).text
     return int(

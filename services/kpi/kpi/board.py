@@ -8,16 +8,16 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from kpi.adapters.freezes import FreezeStore
-from kpi.adapters.pdf_pack import pdf_bytes
 from kpi.adapters.snapshots import SnapshotRefresher
-from kpi.adapters.xlsx_pack import PackContext, trend_months, xlsx_bytes
 from kpi.domain.board_pack import (
     Freeze,
+    PackContext,
     Revision,
     freeze_of,
     month_end,
     revisions,
     scorecard_settings,
+    trend_months,
 )
 from kpi.domain.council import CouncilConfig
 from kpi.domain.evaluation import Evaluation
@@ -97,9 +97,13 @@ class Board:
 
     async def pack(self, month: date) -> bytes:
         """The workbook."""
+        from kpi.adapters.xlsx_pack import xlsx_bytes  # openpyxl: loaded when a pack is made
+
         return xlsx_bytes(await self._context(month))
 
     async def pack_pdf(self, month: date) -> bytes:
         """The printed pack."""
+        from kpi.adapters.pdf_pack import pdf_bytes  # ReportLab: loaded when a pack is made
+
         targets = {k: (self.config.target_for(k), self.config.polarity_of(k)) for k in KPIS}
         return pdf_bytes(await self._context(month), targets)

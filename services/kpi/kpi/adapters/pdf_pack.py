@@ -30,14 +30,12 @@ from reportlab.platypus import (
 
 from kpi.adapters.xlsx_pack import (
     RAG_FILLS,
-    PackContext,
     ScorecardLine,
     headline,
     scorecard_lines,
     shown,
-    trend_months,
 )
-from kpi.domain.board_pack import FrozenFigure
+from kpi.domain.board_pack import FrozenFigure, PackContext, trend_months
 from kpi.domain.council import KpiTarget, Rag, RagRule, rag_bands
 from kpi.domain.kpis import KPIS
 from kpi.domain.kpis.base import Measure, Polarity

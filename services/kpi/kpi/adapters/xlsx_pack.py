@@ -23,14 +23,16 @@ from kpi.domain.board_pack import (
     NOT_RECORDED,
     Freeze,
     FrozenFigure,
+    PackContext,
     Revision,
     ScorecardSetting,
     breach_order,
+    trend_months,
 )
 from kpi.domain.evaluation import AS_AT, MONTH_OR_AS_AT
 from kpi.domain.kpis import KPIS
 from kpi.domain.kpis.base import Measure
-from kpi.domain.periods import PeriodKind, add_months
+from kpi.domain.periods import PeriodKind
 
 # fills with dark enough colours for white words (and the word is always there)
 RAG_FILLS = {
@@ -44,13 +46,6 @@ RAG_FILLS = {
 AIMS = {"higher": "Higher", "lower": "Lower", "band": "Band", "context": "Context (no aim)"}
 HEADER = Font(bold=True)
 WHITE = Font(bold=True, color="FFFFFF")
-
-
-@dataclass(frozen=True)
-class PackContext:
-    council: str
-    freeze: Freeze
-    earlier: Sequence[Freeze]  # other months' freezes, for the trend
 
 
 def _number_format(kpi: str) -> str:
@@ -243,11 +238,6 @@ def _teams(book: Workbook, freeze: Freeze) -> None:
         for column in (4, 8):
             sheet.cell(row=row, column=column).number_format = _number_format(f.kpi)
     _finish(sheet)
-
-
-def trend_months(month: date) -> list[date]:
-    """The 13 months ending with ``month`` (first days), oldest first."""
-    return [add_months(month, -n) for n in range(12, -1, -1)]
 
 
 def _trend(book: Workbook, freeze: Freeze, earlier: Iterable[Freeze]) -> None:

@@ -272,3 +272,17 @@ def freeze_due(today: date, clock: time, day: int, at: time) -> date | None:
     if (today, clock) >= (due, at):
         return add_months(today.replace(day=1), -1)
     return None
+
+
+@dataclass(frozen=True)
+class PackContext:
+    """What a pack is made of: the month's freeze and other months' (for the trend)."""
+
+    council: str
+    freeze: Freeze
+    earlier: Sequence[Freeze]
+
+
+def trend_months(month: date) -> list[date]:
+    """The 13 months ending with ``month`` (first days), oldest first."""
+    return [add_months(month, -n) for n in range(12, -1, -1)]
