@@ -4,6 +4,7 @@ fresh SQLite ledger. Posting itself is the ingest services' cost (bench/live_fac
 them); here each event is only checked against the contract, as ingest would.
 
     uv run python bench/importers.py
+    CASETIME_BENCH_POSTGRES=postgres@127.0.0.1:15432 uv run python bench/importers.py  # + SSD
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +26,7 @@ from connectors.returns import ReturnOptions, import_returns
 SAMPLES = Path(
     os.environ.get("CASETIME_SAMPLES") or Path(__file__).resolve().parents[2] / "shared" / "samples"
 )
+ROOT = str(Path(__file__).resolve().parents[1])
 CASES = {
     "CIN census, fake_CIN_data.xml": ("cin", [SAMPLES / "cin-census" / "fake_CIN_data.xml"]),
     "SSDA903 CSV tables, validator-fake": ("903", [SAMPLES / "ssda903" / "validator-fake"]),
@@ -51,11 +54,49 @@ async def measure(kind: str, paths: list[Path]) -> tuple[int, int, float]:
     return sum(report.rows.values()), events, elapsed
 
 
+async def measure_ssd(server: str, children: int) -> tuple[int, int, float]:
+    """One whole poll of a generated council's SSD tables in PostgreSQL (tests.support.ssd)."""
+    from connectors.records import ImportReport
+    from connectors.ssd import SOURCE, derive
+    from connectors.ssd_source import SsdPoller, SsdReader
+    from connectors.sync import Connector
+
+    sys.path.insert(0, ROOT)  # the tests' SSD tables
+    from tests.conftest import drop_database
+    from tests.support.ssd import council, ssd_database
+
+    events = 0
+
+    async def check(bodies: list[dict[str, Any]]) -> None:
+        nonlocal events
+        for body in bodies:
+            parse_event(json.dumps(body))
+        events += len(bodies)
+
+    name, url = await ssd_database(server, council(children))
+    with tempfile.TemporaryDirectory() as folder:
+        ledger = await Ledger(f"sqlite+aiosqlite:///{folder}/ledger.db").open()
+        reader = SsdReader(url, batch_size=1000)
+        connector = Connector(SOURCE, ledger, derive, "Not recorded (SSD)", check)
+        poller = SsdPoller(reader, ledger, Pseudonyms("benchmark pseudonym secret"), connector)
+        report = ImportReport(SOURCE)
+        began = time.perf_counter()
+        await poller.poll(report)
+        elapsed = time.perf_counter() - began
+        await reader.close()
+        await ledger.close()
+    await drop_database(server, name)
+    return sum(report.rows.values()), events, elapsed
+
+
 def main() -> None:
     print("| sample | rows | events | seconds | rows per second |")
     print("|---|---:|---:|---:|---:|")
-    for name, (kind, paths) in CASES.items():
-        rows, events, elapsed = asyncio.run(measure(kind, paths))
+    measured = {name: asyncio.run(measure(kind, paths)) for name, (kind, paths) in CASES.items()}
+    if server := os.environ.get("CASETIME_BENCH_POSTGRES"):
+        name = "SSD poll, 3,000 generated children (PostgreSQL)"
+        measured[name] = asyncio.run(measure_ssd(server, 3_000))
+    for name, (rows, events, elapsed) in measured.items():
         print(f"| {name} | {rows:,} | {events:,} | {elapsed:.2f} | {rows / elapsed:,.0f} |")
 
 

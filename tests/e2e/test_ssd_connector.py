@@ -61,6 +61,14 @@ HISTORY: dict[str, list[dict[str, Any]]] = {
         {"pers_person_id": "P1", "pers_dob": at("2015-06-01")},
         {"pers_person_id": "P2", "pers_dob": at("2012-03-01")},
     ],
+    "ssd_contacts": [
+        {
+            "cont_contact_id": "K1",
+            "cont_person_id": "P1",
+            "cont_contact_date": at("2025-01-03 09:30"),
+            "cont_contact_source_code": "1B",
+        }
+    ],
     "ssd_cin_episodes": [
         {
             "cine_referral_id": "R1",
@@ -199,6 +207,7 @@ def direct_history(today: str) -> list[dict[str, Any]]:
 
     return [
         e("child_details_recorded", "D1", "child", "2015-06-01", {"birth_month": "2015-06"}, other),
+        e("contact_received", "D1", "K", "2025-01-03T09:30:00", {"contact_source": "1B"}, other),
         e(
             "referral_received",
             "D1",
@@ -371,10 +380,13 @@ def test_the_ssd_connector_posts_what_changed_between_polls_and_loses_nothing_wh
         live = live_figures(system)
         assert live == figures(direct_history(today))
         # what the SSD cannot feed shows no data: no strategy discussions, core groups or times
-        for kpi in ("ICPC-15WD", "CORE-10WD", "RECORDING-LAG", "REF-DECISION"):
+        for kpi in ("ICPC-15WD", "CORE-10WD", "RECORDING-LAG", "REF-DECISION", "CONTACT-72H"):
             assert {n for (k, _), n in live.items() if k == kpi} == {(0, 0)}, kpi
         assert max(n[1] for (k, _), n in live.items() if k == "ICPC-15WD-DFE") == 1
         assert max(n for (k, _), n in live.items() if k == "PLO-16W") == (1, 1)
+        clocks = authed.get(f"{system.kpi.url}/open-clocks", timeout=60).json()["clocks"]
+        assert clocks  # the plan's visits and review are due
+        assert not {c["kpi"] for c in clocks} & {"CONTACT-72H", "REF-DECISION", "STRAT-48H"}
 
         # between polls: an assessment authorised later, a new referral, a visit deleted
         asyncio.run(

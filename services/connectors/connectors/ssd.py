@@ -4,9 +4,9 @@ directly; periods of care are put together from the child's looked-after episode
 their CLA id: started by an episode with RNE S, ended by one that ceased with a reason other
 than X1), with the legal status in force when they started. The SSD has no contact or referral
 decision time, no strategy discussion, no core group and no court dates (its pre-proceedings
-table ends where care proceedings begin): those KPIs get nothing from it
-(README: Connectors), and contacts are not posted (alone they would only list every contact as
-awaiting a decision)."""
+table ends where care proceedings begin): those KPIs get nothing from it, and its events say
+so (source dataset "ssd"), so that a contact or referral is never listed as awaiting a decision
+the SSD cannot record (README: Connectors)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,12 @@ def derive(child_id: str, rows: Sequence[SourceRow], team: str, events: ChildEve
 
 
 def _front_door(by: Rows, birth: str | None, events: ChildEvents) -> None:
+    for r in by["ssd_contacts"]:
+        source = r.fields["cont_contact_source_code"]
+        received = {"contact_source": source[:40] if source else None}
+        events.add(
+            "contact_received", r.key, r.fields["cont_contact_date"], r.as_of, r.location, received
+        )
     for r in by["ssd_cin_episodes"]:
         f, team = r.fields, r.fields["cine_referral_team"]
         received = {"referral_source": f["cine_referral_source_code"], "birth_month": birth}

@@ -35,6 +35,8 @@ def _table(name: str, key: str, kind: str, person: str, **columns: Any) -> SsdTa
 
 TABLES: tuple[SsdTable, ...] = (
     _table("ssd_person", "pers_person_id", "person", "pers_person_id", dates=("pers_dob",)),
+    _table("ssd_contacts", "cont_contact_id", "con", "cont_person_id",
+           times=("cont_contact_date",), codes=("cont_contact_source_code",)),
     _table(
         "ssd_cin_episodes", "cine_referral_id", "ref", "cine_person_id",
         times=("cine_referral_date",), dates=("cine_close_date",), flags=("cine_referral_nfa",),
