@@ -35,14 +35,20 @@ CASES = {
 }
 
 
-async def measure(kind: str, paths: list[Path]) -> tuple[int, int, float]:
-    events = 0
+class Checked:
+    """Stands in for posting: each event checked against the contract, as ingest checks it."""
 
-    async def check(bodies: list[dict[str, Any]]) -> None:
-        nonlocal events
+    def __init__(self) -> None:
+        self.events = 0
+
+    async def __call__(self, bodies: list[dict[str, Any]]) -> None:
         for body in bodies:
             parse_event(json.dumps(body))
-        events += len(bodies)
+        self.events += len(bodies)
+
+
+async def measure(kind: str, paths: list[Path]) -> tuple[int, int, float]:
+    check = Checked()
 
     with tempfile.TemporaryDirectory() as folder:
         ledger = await Ledger(f"sqlite+aiosqlite:///{folder}/ledger.db").open()
@@ -51,7 +57,7 @@ async def measure(kind: str, paths: list[Path]) -> tuple[int, int, float]:
         report = await import_returns(kind, paths, ledger, check, options)
         elapsed = time.perf_counter() - began
         await ledger.close()
-    return sum(report.rows.values()), events, elapsed
+    return sum(report.rows.values()), check.events, elapsed
 
 
 async def measure_ssd(server: str, children: int) -> tuple[int, int, float]:
@@ -65,13 +71,7 @@ async def measure_ssd(server: str, children: int) -> tuple[int, int, float]:
     from tests.conftest import drop_database
     from tests.support.ssd import council, ssd_database
 
-    events = 0
-
-    async def check(bodies: list[dict[str, Any]]) -> None:
-        nonlocal events
-        for body in bodies:
-            parse_event(json.dumps(body))
-        events += len(bodies)
+    check = Checked()
 
     name, url = await ssd_database(server, council(children))
     with tempfile.TemporaryDirectory() as folder:
@@ -86,7 +86,7 @@ async def measure_ssd(server: str, children: int) -> tuple[int, int, float]:
         await reader.close()
         await ledger.close()
     await drop_database(server, name)
-    return sum(report.rows.values()), events, elapsed
+    return sum(report.rows.values()), check.events, elapsed
 
 
 def main() -> None:
