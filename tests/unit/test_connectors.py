@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -81,6 +82,22 @@ def test_a_census_checked_against_its_years_schema_notes_what_it_refuses() -> No
     strict = ReturnOptions(PSEUDONYMS, schemas=CIN / "schema", strict=True)
     with pytest.raises(cin_census.ReturnFileError, match=r"fake_CIN_data.xml:\d+:.*ReferralNFA"):
         read_rows("cin", [CIN / "fake_CIN_data.xml"], strict, ImportReport("cin"))
+
+
+@pytest.mark.parametrize("path", sorted(CIN.glob("*.xml")), ids=lambda p: p.name)
+def test_every_deliberately_invalid_census_fixture_is_noted_or_refused_by_line(path: Path) -> None:
+    """The samples break their year's schema on purpose (stray text, true for 1, Sex in the
+    wrong year, the pre-proceedings module): each finding names the file, line and element; by
+    default the file is imported with them as notes, and --strict refuses it."""
+    report = ImportReport("cin")
+    rows = read_rows("cin", [path], ReturnOptions(PSEUDONYMS, schemas=CIN / "schema"), report)
+    assert rows
+    assert report.notes
+    assert all(re.match(rf"{re.escape(path.name)}:\d+: CIN_schema_20\d\d\.xsd: Element '", n)
+               for n in report.notes), report.notes  # fmt: skip
+    strict = ReturnOptions(PSEUDONYMS, schemas=CIN / "schema", strict=True)
+    with pytest.raises(cin_census.ReturnFileError, match=rf"^{re.escape(path.name)}:\d+: "):
+        read_rows("cin", [path], strict, ImportReport("cin"))
 
 
 def csv_rows(path: Path) -> list[dict[str, str]]:
