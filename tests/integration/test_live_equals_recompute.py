@@ -142,7 +142,8 @@ async def live_state(
 ) -> tuple[CaseBook, dict[date, Evaluation]]:
     """The live case book, and the live facts' evaluation at every kept date: events applied
     in batches as the consumer applies them, with the facts keeper working between batches
-    (so that units are derived again on top of their earlier facts)."""
+    (so that units are derived again on top of their earlier facts, and a date is left alone
+    when a change to a unit happened after it)."""
     store = CaseStore(database_url)
     keeper = SnapshotRefresher(store, CONFIG, england_calendar(), 60, fixed_as_at=AS_AT)
     try:
@@ -160,7 +161,11 @@ async def live_state(
                 _, touched = await record_events(repo, chunk)
                 await refold(repo, touched)
                 await repo.facts.mark_dirty(units_touched(touched))
-            await keeper.step()
+            if start == 0:
+                # every kept date built now, so that the rest reaches each date as changes
+                await keeper.refresh()
+            else:
+                await keeper.step()
         await keeper.refresh()
         book = await store.load_casebook()
         kept = {as_at: await keeper.kept(as_at, lists=True) for as_at in kept_dates(AS_AT)}

@@ -7,8 +7,9 @@ the event store and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Protocol
 
@@ -38,6 +39,8 @@ class KafkaPosition:
 
 
 EpisodeKey = tuple[EpisodeKind, str, str]  # kind, episode id, child id
+# each episode a batch changed, with the earliest day the change reaches back to
+Touched = dict[EpisodeKey, date]
 
 
 class CaseRepository(Protocol):
@@ -78,6 +81,17 @@ class CaseRepository(Protocol):
         ...
 
 
+def since(event: EventEnvelope) -> date:
+    """The earliest as-at date whose facts the event can change: the day it happened, or the
+    day it was recorded if earlier (a case system may record a little ahead)."""
+    return min(event.occurred_on, event.recorded_on)
+
+
+def _touch(touched: Touched, keys: Touched) -> None:
+    for key, day in keys.items():
+        touched[key] = min(day, touched.get(key, day))
+
+
 def episode_key(event: EventEnvelope) -> EpisodeKey | None:
     kind = episode_kind(event)
     return None if kind is None else (kind, event.episode_id, event.child_id)
@@ -85,15 +99,16 @@ def episode_key(event: EventEnvelope) -> EpisodeKey | None:
 
 async def record_event(
     repo: CaseRepository, event: EventEnvelope, position: KafkaPosition | None = None
-) -> tuple[Recorded, set[EpisodeKey]]:
+) -> tuple[Recorded, Touched]:
     """Dedupe and store the event (and its voids); return what it did and the episodes whose
-    state it changed. Folding them is left to ``refold``, once per batch."""
+    state it changed, each with the earliest day of the events it added, replaced or
+    withdrew. Folding them is left to ``refold``, once per batch."""
     return await _after_recording(repo, event, await repo.record_event(event, position))
 
 
 async def record_events(
     repo: CaseRepository, items: Sequence[tuple[EventEnvelope, KafkaPosition | None]]
-) -> tuple[list[Recorded], set[EpisodeKey]]:
+) -> tuple[list[Recorded], Touched]:
     """``record_event`` for a batch, with the same result as one by one in order: the first
     occurrence of each id is offered in one bulk insert; the rest (ids already held, later
     revisions in the same batch) go one by one."""
@@ -102,22 +117,22 @@ async def record_events(
         first.setdefault(event.event_id, index)
     inserted = await repo.insert_new([items[i] for i in first.values()])
     statuses: list[Recorded] = []
-    touched: set[EpisodeKey] = set()
+    touched: Touched = {}
     for index, (event, position) in enumerate(items):
         if first[event.event_id] == index and event.event_id in inserted:
             status, keys = await _after_recording(repo, event, RecordResult(Recorded.NEW))
         else:
             status, keys = await record_event(repo, event, position)
         statuses.append(status)
-        touched |= keys
+        _touch(touched, keys)
     return statuses, touched
 
 
 async def _after_recording(
     repo: CaseRepository, event: EventEnvelope, result: RecordResult
-) -> tuple[Recorded, set[EpisodeKey]]:
+) -> tuple[Recorded, Touched]:
     if result.status in (Recorded.DUPLICATE, Recorded.STALE):
-        return result.status, set()
+        return result.status, {}
     changed: list[EventEnvelope | None] = []
     previous = result.previous
     if previous is not None and isinstance(previous.payload, EventVoided):
@@ -131,11 +146,14 @@ async def _after_recording(
             changed.append(await repo.unvoid_event(voided.payload.voided_event_id))
     else:
         changed.extend((previous, event))
-    touched = {key for e in changed if e is not None and (key := episode_key(e)) is not None}
+    touched: Touched = {}
+    for e in changed:
+        if e is not None and (key := episode_key(e)) is not None:
+            _touch(touched, {key: since(e)})
     return result.status, touched
 
 
-async def refold(repo: CaseRepository, keys: set[EpisodeKey]) -> None:
+async def refold(repo: CaseRepository, keys: Collection[EpisodeKey]) -> None:
     """Recompute and save the state of each episode from its live events."""
     if not keys:
         return
@@ -151,14 +169,16 @@ async def apply_event(
     return status
 
 
-def units_touched(keys: set[EpisodeKey]) -> set[str]:
-    """The units whose facts the changed episodes feed: each child, and each care
-    proceedings application (its children may sit on other partitions), including one whose
-    exception reasons changed (they are recorded against the application's episode id)."""
-    units = {unit_of_child(child_id) for _, _, child_id in keys}
-    units |= {
-        unit_of_application(episode_id)
-        for kind, episode_id, _ in keys
-        if kind in ("care_proceedings", "exception")
-    }
+def units_touched(touched: Mapping[EpisodeKey, date]) -> dict[str, date]:
+    """The units whose facts the changed episodes feed, each with the earliest day changed:
+    each child, and each care proceedings application (its children may sit on other
+    partitions), including one whose exception reasons changed (they are recorded against the
+    application's episode id)."""
+    units: dict[str, date] = {}
+    for (kind, episode_id, child_id), day in touched.items():
+        named = [unit_of_child(child_id)]
+        if kind in ("care_proceedings", "exception"):
+            named.append(unit_of_application(episode_id))
+        for unit in named:
+            units[unit] = min(day, units.get(unit, day))
     return units

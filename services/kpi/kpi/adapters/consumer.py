@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -158,7 +158,7 @@ class RecordApplier:
         self.stats.on_applied()
         return dead
 
-    async def _refold(self, repo: SqlCaseRepository, keys: set[EpisodeKey]) -> None:
+    async def _refold(self, repo: SqlCaseRepository, keys: Collection[EpisodeKey]) -> None:
         try:
             await refold(repo, keys)
         except SQLAlchemyError:

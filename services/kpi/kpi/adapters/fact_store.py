@@ -14,7 +14,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kpi.adapters.sql import RECORDED_EVENT, chunks, dialect_of, episode_of, insert_for
@@ -121,26 +121,40 @@ class SqlFactRepository:
 
     # --- the queue ---------------------------------------------------------------------
 
-    async def mark_dirty(self, units: Iterable[str]) -> None:
-        rows = [{"unit": u, "queue": q} for u in sorted(set(units)) for q in (LIVE, PAST)]
-        if rows:
-            await self._session.execute(self._insert(_DIRTY).on_conflict_do_nothing(), rows)
+    async def mark_dirty(self, units: Mapping[str, date]) -> None:
+        """Queue the units, each with the earliest day its changes happened on (kept with the
+        one already queued, whichever is earlier)."""
+        rows = [
+            {"unit": u, "queue": q, "since": units[u]} for u in sorted(units) for q in (LIVE, PAST)
+        ]
+        if not rows:
+            return
+        insert = self._insert(_DIRTY)
+        earlier = func.least if self._dialect == "postgresql" else func.min
+        await self._session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[_DIRTY.c.unit, _DIRTY.c.queue],
+                set_={"since": earlier(_DIRTY.c.since, insert.excluded.since)},
+            ),
+            rows,
+        )
 
     async def clear_dirty(self) -> None:
         await self._session.execute(delete(_DIRTY))
 
-    async def take_dirty(self, queue: str, limit: int) -> list[str]:
-        """Take up to ``limit`` units off the queue (they return to it if the transaction
-        fails); on PostgreSQL, units another writer holds are skipped."""
+    async def take_dirty(self, queue: str, limit: int) -> dict[str, date]:
+        """Take up to ``limit`` units off the queue, each with the earliest day its changes
+        happened on (they return to it if the transaction fails); on PostgreSQL, units another
+        writer holds are skipped."""
         chosen = select(_DIRTY.c.unit).where(_DIRTY.c.queue == queue).limit(limit)
         if self._dialect == "postgresql":
             chosen = chosen.with_for_update(skip_locked=True)
-        taken = await self._session.scalars(
+        taken = await self._session.execute(
             delete(_DIRTY)
             .where(_DIRTY.c.queue == queue, _DIRTY.c.unit.in_(chosen.scalar_subquery()))
-            .returning(_DIRTY.c.unit)
+            .returning(_DIRTY.c.unit, _DIRTY.c.since)
         )
-        return sorted(taken)
+        return {unit: since for unit, since in sorted(taken.all())}
 
     async def dirty_count(self) -> int:
         return int(await self._session.scalar(select(text("count(*)")).select_from(_DIRTY)) or 0)

@@ -158,17 +158,21 @@ class SnapshotRefresher:
             await repo.write(as_at, await asyncio.to_thread(self._derive, books, as_at))
 
     async def _drain(self, queue: str, generations: Sequence[FactGenerationRecord]) -> int:
-        """Queued units derived again at each date; a date being built skips the units its
-        build has not reached yet (the build will read them)."""
+        """Queued units derived again at each date their changes reach back to: a date before
+        every change to a unit keeps its facts (the rules as at a date look at nothing that
+        happened after it), and a date being built skips the units its build has not reached
+        yet (the build will read them)."""
         async with self._store.transaction() as repo:
             units = await repo.facts.take_dirty(queue, UNITS_PER_TRANSACTION)
-            # a unit no date has reached yet is read by its build, not here
-            reached_by_any = [u for u in units if any(_reached(g, u) for g in generations)]
-            if reached_by_any:
-                books = await self._read(repo.facts, reached_by_any)
-                for g in generations:
-                    reached = {u: b for u, b in books.items() if _reached(g, u)}
-                    await self._write_at(repo.facts, reached, g.as_at)
+            wanted = {
+                g.as_at: [u for u, since in units.items() if since <= g.as_at and _reached(g, u)]
+                for g in generations
+            }
+            needed = sorted({u for at in wanted.values() for u in at})
+            if needed:
+                books = await self._read(repo.facts, needed)
+                for as_at, at in wanted.items():
+                    await self._write_at(repo.facts, {u: books[u] for u in at}, as_at)
         return len(units)
 
     async def _build(self, generation: FactGenerationRecord) -> int:

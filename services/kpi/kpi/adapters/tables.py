@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Index, Text
+from sqlalchemy import BigInteger, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 
@@ -136,9 +136,11 @@ class FactItemRecord(SQLModel, table=True):
 
 class DirtyUnitRecord(SQLModel, table=True):
     """A unit whose episodes changed since its facts were derived: ``live`` for the live date
-    (and any newer one being built), ``past`` for the earlier dates kept."""
+    (and any newer one being built), ``past`` for the earlier dates kept. ``since``: the
+    earliest day its changes happened on; a kept date before it is left as it is."""
 
     __tablename__ = "dirty_unit"
 
     unit: str = Field(primary_key=True, sa_type=Text)
     queue: str = Field(primary_key=True, max_length=8)
+    since: date = Field(sa_column_kwargs={"server_default": text("'0001-01-01'")})

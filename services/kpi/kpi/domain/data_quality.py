@@ -6,6 +6,7 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from kpi.domain.casebook import CaseBook, RuleContext
@@ -145,12 +146,14 @@ def _looked_after_without_birth_month(book: CaseBook, ctx: RuleContext) -> Itera
 
 def _section_47s_open_without_icpc(book: CaseBook, ctx: RuleContext) -> Iterator[Finding]:
     held_for = {
-        (c.child_id, c.section_47_id) for c in book.all("initial_conference", InitialConference)
+        (c.child_id, c.section_47_id)
+        for c in book.all("initial_conference", InitialConference)
+        if c.held_on <= ctx.as_at
     }
     for s47 in book.all("section_47", Section47):
         if s47.started_on is None or (s47.child_id, s47.episode_id) in held_for:
             continue
-        if s47.outcome == "icpc_not_required":
+        if s47.outcome == "icpc_not_required" and (s47.completed_on or s47.started_on) <= ctx.as_at:
             continue
         if ctx.calendar.working_days_between(s47.started_on, ctx.as_at) > 15:
             detail = f"started {s47.started_on}, no ICPC and no 'not required' outcome"
@@ -182,16 +185,30 @@ CHECKS = (
 
 def data_quality_issues(book: CaseBook, ctx: RuleContext) -> Iterator[Issue]:
     """Every check's findings, each for the team that held the episode at the as-at date
-    (section 10.1)."""
+    (section 10.1). An episode none of whose events had happened by then is not yet on the
+    record: the figures as at a date depend only on what happened by it, which is what lets the
+    facts keeper leave a date alone when every change falls after it."""
     for check in CHECKS:
         for kind, episode, detail in check(book, ctx):
+            if not happened_by(episode, ctx.as_at):
+                continue
             team = episode.team_at(ctx.as_at)
             yield Issue(kind, team, episode.child_id, episode.episode_id, detail)
 
 
-def teams_named(episodes: Iterable[Episode]) -> Counter[str]:
-    """Each team named on the episodes' events: how many episodes name it."""
-    return Counter(team for e in episodes for team in {t.team for t in e.teams} | {e.team})
+def happened_by(episode: Episode, as_at: date) -> bool:
+    """Whether any of the episode's events happened on or before ``as_at``."""
+    return not episode.teams or episode.teams[0].on <= as_at
+
+
+def teams_named(episodes: Iterable[Episode], as_at: date) -> Counter[str]:
+    """Each team named on the episodes' events that happened by ``as_at``: how many episodes
+    name it."""
+    return Counter(
+        team
+        for e in episodes
+        for team in ({t.team for t in e.teams if t.on <= as_at} if e.teams else {e.team})
+    )
 
 
 def unlisted_teams(named: Mapping[str, int], listed: frozenset[str]) -> Iterator[Issue]:

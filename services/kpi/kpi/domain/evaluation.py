@@ -256,7 +256,7 @@ def evaluate(
     if should_stop():
         raise EvaluationStoppedError("data quality")
     issues = guarded("data quality", data_quality_issues, book, ctx, tally.failures)
-    issues.extend(unlisted_teams(teams_named(book.episodes()), config.teams))
+    issues.extend(unlisted_teams(teams_named(book.episodes(), ctx.as_at), config.teams))
     return Evaluation(
         ctx.as_at,
         tuple(tally.figures),

@@ -105,7 +105,7 @@ def unit_facts(unit_kind: str, book: CaseBook, ctx: RuleContext) -> UnitFacts:
             facts.clocks.extend(clock_status(clock, ctx) for clock in ruled)
     if unit_kind == CHILD:
         facts.issues.extend(guarded("data quality", data_quality_issues, book, ctx, failures))
-        for team, episodes in teams_named(book.episodes()).items():
+        for team, episodes in teams_named(book.episodes(), ctx.as_at).items():
             facts.add(("n", team), episodes)
     facts.issues.extend(failures)
     for b in facts.breaches:
