@@ -4,8 +4,9 @@ baseline, on the real Kafka and PostgreSQL (``scripts/infra.sh up``).
 1. Catch-up: a synthetic council's events published to fresh topics; a plain aiokafka consumer
    reading and json-decoding them (the baseline), then the KPI service's own consumer applying
    them into a fresh database and its facts keeper deriving every touched unit.
-2. Freshness: events published at a steady rate on top of that case book; for each, the time
-   from publishing to the figure served by /metrics (the keeper's snapshot) counting it.
+2. Freshness: events published at a steady rate on top of that case book, from a process of
+   their own as the ingest services publish them; for each, the time from publishing to the
+   figure served by /metrics (the keeper's snapshot) counting it.
 3. Past dates: a kept date's figures read from the totals, as ``/kpis?as_at=`` does.
 
     uv run python bench/live_facts.py [--children-per-year 3500] [--rate 1000] [--seconds 20]
@@ -19,12 +20,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import platform
 import sys
 import time
 import uuid
 from datetime import date
+from multiprocessing.connection import Connection
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -61,6 +64,30 @@ async def until(condition: Any, every: float = 0.05) -> None:
         await asyncio.sleep(every)
 
 
+async def _paced_referrals(prefix: str, rate: int, total: int) -> list[float]:
+    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=0, acks="all")
+    await producer.start()
+    published: list[float] = []
+    started = time.monotonic()
+    try:
+        topic = topic_for("referrals", prefix)
+        for i in range(total):
+            await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
+            child = f"F{i}-{uuid.uuid4().hex[:6]}"
+            await producer.send(topic, referral(child, AS_AT), key=child.encode())
+            published.append(time.monotonic())
+    finally:
+        await producer.stop()
+    return published
+
+
+def post_referrals(prefix: str, rate: int, total: int, out: Connection) -> None:
+    """In a process of its own, as the ingest services are: publish at the rate, and send back
+    when each was published (the monotonic clock is the machine's, shared by processes)."""
+    out.send("ready")
+    out.send(asyncio.run(_paced_referrals(prefix, rate, total)))
+
+
 async def freshness(
     prefix: str, keeper: SnapshotRefresher, rate: int, seconds: float
 ) -> list[float]:
@@ -71,31 +98,23 @@ async def freshness(
         return snapshot.figure("RATE-CIN", "as_at").numerator if snapshot else 0
 
     base = counted()
-    producer = AIOKafkaProducer(bootstrap_servers=KAFKA, linger_ms=0, acks="all")
-    await producer.start()
-    published: list[float] = []
     seen: list[float] = []
-
-    async def watch() -> None:
-        while len(seen) < total:
-            now, count = time.perf_counter(), counted() - base
-            while len(seen) < min(count, len(published)):
-                seen.append(now)
-            await asyncio.sleep(0.01)
-
     total = int(rate * seconds)
-    watcher = asyncio.create_task(watch())
-    started = time.perf_counter()
-    try:
-        topic = topic_for("referrals", prefix)
-        for i in range(total):
-            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-            child = f"F{i}-{uuid.uuid4().hex[:6]}"
-            await producer.send(topic, referral(child, AS_AT), key=child.encode())
-            published.append(time.perf_counter())
-        await asyncio.wait_for(watcher, timeout=120)
-    finally:
-        await producer.stop()
+    ours, theirs = multiprocessing.get_context("spawn").Pipe()
+    poster = multiprocessing.get_context("spawn").Process(
+        target=post_referrals, args=(prefix, rate, total, theirs)
+    )
+    poster.start()
+    await asyncio.to_thread(ours.recv)  # started up: its imports are not counted
+    deadline = time.monotonic() + seconds + 120
+    while len(seen) < total:
+        now, count = time.monotonic(), counted() - base
+        seen.extend(now for _ in range(len(seen), min(count, total)))
+        await asyncio.sleep(0.01)
+        if now > deadline:
+            raise TimeoutError("the referrals were not all counted")
+    published: list[float] = await asyncio.to_thread(ours.recv)
+    poster.join()
     return [s - p for s, p in zip(seen, published, strict=True)]
 
 
@@ -133,6 +152,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         1.0,
         fixed_as_at=AS_AT,
         backlog=lambda: source.stats.total_lag,
+        fact_workers=settings.fact_workers,
     )
     source.stats.on_applied = keeper.wake.set
     started = time.perf_counter()

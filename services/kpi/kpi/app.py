@@ -48,6 +48,7 @@ def _runtime(settings: KpiSettings) -> Runtime:
         settings.kpi_refresh_seconds,
         settings.kpi_as_at,
         backlog=lambda: consumer.stats.total_lag,
+        fact_workers=settings.fact_workers,
     )
     consumer.stats.on_applied = refresher.wake.set
     return Runtime(settings, config, store, consumer, refresher, Gate.of(settings))

@@ -19,6 +19,9 @@ class KpiSettings(ServiceSettings):
     # No progress for this long while events wait: the consumer is rebuilt.
     consumer_stall_seconds: float = Field(default=60.0, gt=0)
     kpi_refresh_seconds: float = Field(default=10.0, gt=0)
+    # Worker processes deriving the KPI facts beside the consumer (0: a thread of this one);
+    # started only for rounds of 64 units or more.
+    fact_workers: int = Field(default=1, ge=0, le=16)
     # Fix the as-at date (demos, tests, re-running a past month); default: today in London.
     kpi_as_at: date | None = None
     council_config: Path | None = Field(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -111,6 +111,38 @@ def issue_of(body: Mapping[str, Any]) -> Issue:
     return Issue(**{**body, "check": Check(body["check"])})
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedFacts:
+    """A unit's facts as they are stored: its cells (and as JSON), and its child-level rows as
+    (kind, team, JSON body). Encoded where they are derived, off the event loop."""
+
+    cells: Cells
+    encoded_cells: str
+    items: tuple[tuple[str, str, str], ...]
+
+    @classmethod
+    def of(cls, facts: UnitFacts) -> EncodedFacts:
+        return cls(facts.cells, _encode_cells(facts.cells), tuple(_items(facts)))
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRows:
+    """One unit's stored episodes (kind, state as JSON) and recording counts, as read: plain
+    values, cheap to hand to a worker process, made into its case book where it is derived."""
+
+    unit: str
+    episodes: tuple[tuple[str, str], ...]
+    recordings: tuple[RecordingCount, ...] = ()
+
+    def book(self) -> CaseBook:
+        episodes = [episode_of(kind, state) for kind, state in self.episodes]
+        kind, key = split_unit(self.unit)
+        if kind == APPLICATION:
+            # exceptions count only against an application whose proceedings are held
+            return CaseBook(episodes).applications().get(key, CaseBook([]))
+        return CaseBook(episodes, self.recordings)
+
+
 class SqlFactRepository:
     """The facts, within one open transaction."""
 
@@ -206,16 +238,21 @@ class SqlFactRepository:
 
     # --- the units' books -------------------------------------------------------------------
 
-    async def books(self, units: Sequence[str]) -> dict[str, CaseBook]:
-        """Each unit's case book: a child's episodes and recording counts, or an application's
-        proceedings and the exceptions recorded against it."""
+    async def book_rows(self, units: Sequence[str]) -> dict[str, UnitRows]:
+        """Each unit's stored rows: a child's episodes and recording counts, or an
+        application's proceedings and the exceptions recorded against it."""
         children = [key for kind, key in map(split_unit, units) if kind == CHILD]
         applications = [key for kind, key in map(split_unit, units) if kind == APPLICATION]
-        books: dict[str, CaseBook] = {}
+        episodes: dict[str, list[tuple[str, str]]] = {unit: [] for unit in units}
+        recordings: dict[str, list[RecordingCount]] = {}
         for chunk in chunks(children):
             rows = await self._session.execute(
-                select(_EPISODE.c.kind, _EPISODE.c.state).where(_EPISODE.c.child_id.in_(chunk))
+                select(_EPISODE.c.child_id, _EPISODE.c.kind, _EPISODE.c.state).where(
+                    _EPISODE.c.child_id.in_(chunk)
+                )
             )
+            for child, kind, state in rows:
+                episodes[unit_of_child(child)].append((kind, state))
             counts = await self._session.execute(
                 select(
                     _EVENT.c.team,
@@ -229,21 +266,25 @@ class SqlFactRepository:
                     _EVENT.c.child_id, _EVENT.c.team, _EVENT.c.occurred_on, _EVENT.c.recorded_on
                 )
             )
-            read = CaseBook(
-                (episode_of(kind, state) for kind, state in rows),
-                (RecordingCount(*row) for row in counts),
-            )
-            books.update({unit_of_child(child): read.for_child(child) for child in chunk})
+            for row in counts:
+                count = RecordingCount(*row)
+                recordings.setdefault(unit_of_child(count.child_id), []).append(count)
         for chunk in chunks(applications):
             rows = await self._session.execute(
-                select(_EPISODE.c.kind, _EPISODE.c.state).where(
+                select(_EPISODE.c.episode_id, _EPISODE.c.kind, _EPISODE.c.state).where(
                     _EPISODE.c.kind.in_(("care_proceedings", "exception")),
                     _EPISODE.c.episode_id.in_(chunk),
                 )
             )
-            found = CaseBook(episode_of(kind, state) for kind, state in rows).applications()
-            books.update({unit_of_application(a): found.get(a, CaseBook([])) for a in chunk})
-        return books
+            for application, kind, state in rows:
+                episodes[unit_of_application(application)].append((kind, state))
+        return {
+            unit: UnitRows(unit, tuple(found), tuple(recordings.get(unit, ())))
+            for unit, found in episodes.items()
+        }
+
+    async def books(self, units: Sequence[str]) -> dict[str, CaseBook]:
+        return {unit: rows.book() for unit, rows in (await self.book_rows(units)).items()}
 
     # --- writing facts --------------------------------------------------------------------
 
@@ -263,7 +304,7 @@ class SqlFactRepository:
             {"units": list(units)},
         )
 
-    async def write(self, as_at: date, derived: Mapping[str, UnitFacts]) -> Cells:
+    async def write(self, as_at: date, derived: Mapping[str, EncodedFacts]) -> Cells:
         """Replace the units' facts as at ``as_at`` (the units locked); return the change to
         the totals."""
         units = sorted(derived)
@@ -288,7 +329,7 @@ class SqlFactRepository:
                 delete(_ITEM).where(_ITEM.c.as_at == as_at, _ITEM.c.unit.in_(chunk))
             )
         unit_rows = [
-            {"as_at": as_at, "unit": u, "cells": _encode_cells(derived[u].cells)}
+            {"as_at": as_at, "unit": u, "cells": derived[u].encoded_cells}
             for u in units
             if derived[u].cells
         ]
@@ -297,7 +338,7 @@ class SqlFactRepository:
         item_rows = [
             {"as_at": as_at, "unit": u, "kind": kind, "team": team, "body": body}
             for u in units
-            for kind, team, body in _items(derived[u])
+            for kind, team, body in derived[u].items
         ]
         if item_rows:
             await self._session.execute(_ITEM.insert(), item_rows)

@@ -25,14 +25,23 @@ from datetime import date, datetime
 from typing import Any
 
 from casetime.events import LONDON
-from kpi.adapters.fact_store import LIVE, PAST, SqlFactRepository, breach_of, clock_of, issue_of
+from kpi.adapters.derivation import FactDeriver
+from kpi.adapters.fact_store import (
+    LIVE,
+    PAST,
+    SqlFactRepository,
+    UnitRows,
+    breach_of,
+    clock_of,
+    issue_of,
+)
 from kpi.adapters.store import CaseStore
 from kpi.adapters.tables import FactGenerationRecord
 from kpi.domain.calendar import WorkingDayCalendar
 from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.council import CouncilConfig
 from kpi.domain.evaluation import Evaluation, EvaluationStoppedError, evaluate
-from kpi.domain.facts import UnitFacts, evaluation_from_totals, split_unit, unit_facts
+from kpi.domain.facts import evaluation_from_totals
 from kpi.domain.report import comparison_dates
 
 log = logging.getLogger(__name__)
@@ -86,6 +95,7 @@ class SnapshotRefresher:
         interval_seconds: float,
         fixed_as_at: date | None = None,
         backlog: Callable[[], int] = lambda: 0,
+        fact_workers: int = 0,
     ) -> None:
         self._store = store
         self.config = config
@@ -109,6 +119,9 @@ class SnapshotRefresher:
         self._served: date | None = None
         self._rules = f"{config.rule_settings()!r} {config.working_day_convention}"
         self._step_lock = asyncio.Lock()
+        self._deriver = FactDeriver(calendar, config.rule_settings(), fact_workers)
+        # the dates whose facts were written since the served figures were last read
+        self._written: set[date] = set()
 
     def as_at(self) -> date:
         return self._fixed_as_at or datetime.now(LONDON).date()
@@ -141,21 +154,18 @@ class SnapshotRefresher:
                 await repo.facts.add_generation(as_at, self._rules)
             return await repo.facts.generations() if missing else held
 
-    def _derive(self, books: Mapping[str, CaseBook], as_at: date) -> dict[str, UnitFacts]:
-        ctx = self.context(as_at)
-        return {u: unit_facts(split_unit(u)[0], book, ctx) for u, book in books.items()}
-
-    async def _read(self, repo: SqlFactRepository, units: Sequence[str]) -> dict[str, CaseBook]:
-        """The units' case books, the units locked first, so that no other writer can write
+    async def _read(self, repo: SqlFactRepository, units: Sequence[str]) -> dict[str, UnitRows]:
+        """The units' stored rows, the units locked first, so that no other writer can write
         facts from episodes older than the ones read here."""
         await repo.lock(units)
-        return await repo.books(units)
+        return await repo.book_rows(units)
 
     async def _write_at(
-        self, repo: SqlFactRepository, books: Mapping[str, CaseBook], as_at: date
+        self, repo: SqlFactRepository, rows: Mapping[str, UnitRows], as_at: date
     ) -> None:
-        if books:
-            await repo.write(as_at, await asyncio.to_thread(self._derive, books, as_at))
+        if rows:
+            await repo.write(as_at, await self._deriver.derive(rows, as_at))
+            self._written.add(as_at)
 
     async def _drain(self, queue: str, generations: Sequence[FactGenerationRecord]) -> int:
         """Queued units derived again at each date their changes reach back to: a date before
@@ -170,9 +180,9 @@ class SnapshotRefresher:
             }
             needed = sorted({u for at in wanted.values() for u in at})
             if needed:
-                books = await self._read(repo.facts, needed)
+                rows = await self._read(repo.facts, needed)
                 for as_at, at in wanted.items():
-                    await self._write_at(repo.facts, {u: books[u] for u in at}, as_at)
+                    await self._write_at(repo.facts, {u: rows[u] for u in at}, as_at)
         return len(units)
 
     async def _build(self, generation: FactGenerationRecord) -> int:
@@ -219,6 +229,7 @@ class SnapshotRefresher:
         served = self._serving()
         if served is None:
             return self.snapshot
+        self._written.discard(served)
         started = time.perf_counter()
         async with self._store.transaction() as repo:
             totals = await repo.facts.totals(served)
@@ -256,7 +267,7 @@ class SnapshotRefresher:
                 done = await self.step()
                 if done:
                     self._book_changed()
-                if done or time.monotonic() >= next_reload:
+                if self._serving() in self._written or time.monotonic() >= next_reload:
                     await self.reload()
                     next_reload = time.monotonic() + RELOAD_SECONDS
                 self.health.failures_in_a_row = 0
@@ -283,6 +294,7 @@ class SnapshotRefresher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self._deriver.close()
 
     # --- past dates -------------------------------------------------------------------------
 
