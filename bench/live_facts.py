@@ -49,7 +49,7 @@ from bench_support import (
 from casetime.publishing import ensure_topics
 from casetime.topics import event_topics, topic_for
 from kpi.adapters.consumer import KafkaEventSource
-from kpi.adapters.snapshots import SnapshotRefresher
+from kpi.adapters.snapshots import SnapshotRefresher, kept_dates
 from kpi.adapters.store import CaseStore
 from kpi.domain.calendar import england_calendar
 from kpi.domain.council import CouncilConfig
@@ -167,7 +167,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     applied_seconds = time.perf_counter() - started
 
     async def facts_done() -> bool:
-        return keeper.pending_units == 0 and keeper.snapshot is not None
+        # every kept date built too: the freshness load meets the steady state
+        built = keeper._built == kept_dates(AS_AT)
+        return built and keeper.pending_units == 0 and keeper.snapshot is not None
 
     async with asyncio.timeout(3_600):
         await until(facts_done, every=0.1)
