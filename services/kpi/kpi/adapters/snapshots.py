@@ -8,17 +8,17 @@ then it reloads the totals, a few thousand rows whatever the case book's size, s
 event shows in the figures within a second. The dates the live figures are compared with
 (previous month, quarter, year) are kept the same way, behind the live date. A new date (at
 midnight, or when the council's rules change) is built unit by unit in the background while
-the previous one is still served. Any other date a query asks for is derived unit by unit
-too, without being kept. A date is left alone when every change to a unit happened after it.
-Deriving, the CPU-heavy part, runs in a worker process (``kpi.adapters.derivation``).
+the previous one is still served. A kept date is left alone when every change to a unit
+happened after it. Deriving, the CPU-heavy part, runs in a worker process
+(``kpi.adapters.derivation``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -40,10 +40,10 @@ from kpi.adapters.fact_store import (
 from kpi.adapters.store import CaseStore
 from kpi.adapters.tables import FactGenerationRecord
 from kpi.domain.calendar import WorkingDayCalendar
-from kpi.domain.casebook import RuleContext
+from kpi.domain.casebook import CaseBook, RuleContext
 from kpi.domain.council import CouncilConfig
-from kpi.domain.evaluation import Evaluation
-from kpi.domain.facts import Cells, add_cells, evaluation_from_totals
+from kpi.domain.evaluation import Evaluation, EvaluationStoppedError, evaluate
+from kpi.domain.facts import evaluation_from_totals
 from kpi.domain.report import comparison_dates
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,8 @@ RELOAD_SECONDS = 1.0
 # while more events than this wait, the keeper pauses between rounds and keeps to the live date
 CATCHING_UP_EVENTS = 5_000
 CATCHING_UP_PAUSE_SECONDS = 2.0
+# a case book loaded for a past date without kept facts is reused for this long
+BOOK_SECONDS = 30.0
 
 
 @dataclass
@@ -109,7 +111,9 @@ class SnapshotRefresher:
         self.pending_units = 0
         self.health = RefreshHealth()
         self.wake = asyncio.Event()
-        # evaluations of dates without kept facts, until the facts change
+        # a whole case book, loaded only for past dates whose facts are not kept
+        self.casebook: CaseBook | None = None
+        self._book_loaded = 0.0
         self._cache: OrderedDict[date, Evaluation] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
         self._past_dates = asyncio.Semaphore(1)
@@ -241,7 +245,8 @@ class SnapshotRefresher:
         return self.snapshot
 
     def _book_changed(self) -> None:
-        """Evaluations of dates without kept facts must be derived again."""
+        """Past-date evaluations of the whole book must load it again."""
+        self._book_loaded = 0.0
         self._cache = OrderedDict()
 
     async def refresh(self) -> Evaluation:
@@ -312,33 +317,29 @@ class SnapshotRefresher:
         population = self.config.rule_settings().population_0_to_17
         return evaluation_from_totals(totals, as_at, self.config, population, found)
 
-    async def _derived_at(
-        self, as_at: date, deadline: float, abandoned: Callable[[], Awaitable[bool]]
+    def evaluate_at(
+        self, as_at: date, should_stop: Callable[[], bool] = lambda: False
     ) -> Evaluation:
-        """A date without kept facts, unit by unit from one consistent read: each chunk's
-        stored rows derived (in the worker process when it is large enough) and their cells
-        added up. The case book is never held whole, and the event loop is free between
-        chunks, where the budget and the client are checked."""
-        totals: Cells = {}
-        found: dict[str, list[Mapping[str, Any]]] = {"breach": [], "clock": [], "issue": []}
-        async with self._store.transaction() as repo:
-            units = await repo.facts.units_after("", UNITS_PER_TRANSACTION)
-            while units:
-                derived = await self._deriver.derive(await repo.facts.book_rows(units), as_at)
-                for facts in derived.values():
-                    add_cells(totals, facts.cells)
-                    for kind, _, body in facts.items:
-                        found[kind].append(json.loads(body))
-                if time.monotonic() > deadline or await abandoned():
-                    raise QueryRefusedError("the evaluation ran out of time or was abandoned")
-                units = await repo.facts.units_after(units[-1], UNITS_PER_TRANSACTION)
-        lists = (
-            [breach_of(b) for b in found["breach"]],
-            [clock_of(c) for c in found["clock"]],
-            [issue_of(i) for i in found["issue"]],
-        )
-        population = self.config.rule_settings().population_0_to_17
-        return evaluation_from_totals(totals, as_at, self.config, population, lists)
+        """A whole-book evaluation of the loaded case book as at any date (cached). Blocking."""
+        if self.casebook is None:
+            raise LookupError("no case book loaded")
+        found = self._cache.get(as_at)
+        if found is not None:
+            return found
+        evaluation = evaluate(self.casebook, self.context(as_at), self.config, should_stop)
+        self._cache[as_at] = evaluation
+        while len(self._cache) > CACHED_EVALUATIONS:
+            self._cache.popitem(last=False)
+        return evaluation
+
+    async def _load_book(self) -> None:
+        if self._store is None or (
+            self._book_loaded and time.monotonic() - self._book_loaded < BOOK_SECONDS
+        ):
+            return
+        self.casebook = await self._store.load_casebook()
+        self._book_loaded = time.monotonic()
+        self._cache = OrderedDict()
 
     async def evaluate_past(
         self,
@@ -347,9 +348,9 @@ class SnapshotRefresher:
         abandoned: Callable[[], Awaitable[bool]] = _never,
         lists: bool = False,
     ) -> Evaluation:
-        """A kept date from its totals; any other date derived unit by unit (cached), one at a
-        time, within a time budget, stopped as soon as the budget is spent or ``abandoned``
-        says the client has gone."""
+        """A kept date from its totals; any other date by a whole-book evaluation off the event
+        loop, one at a time, within a time budget, stopped as soon as the budget is spent or
+        ``abandoned`` says the client has gone."""
         kept = await self.kept(as_at, lists)
         if kept is not None:
             return kept
@@ -357,18 +358,23 @@ class SnapshotRefresher:
         if found is not None:
             return found
         deadline = time.monotonic() + budget_seconds
+        stop = threading.Event()
         try:
             await asyncio.wait_for(self._past_dates.acquire(), timeout=budget_seconds)
         except TimeoutError:
             raise QueryRefusedError("another past-date evaluation is running") from None
         try:
-            found = self._cache.get(as_at)  # the query it waited on may have been this date's
-            if found is not None:
-                return found
-            evaluation = await self._derived_at(as_at, deadline, abandoned)
+            await self._load_book()
+            work = asyncio.ensure_future(asyncio.to_thread(self.evaluate_at, as_at, stop.is_set))
+            while not work.done():
+                await asyncio.wait({work}, timeout=0.25)
+                if work.done():
+                    break
+                if time.monotonic() > deadline or await abandoned():
+                    stop.set()
+                    with contextlib.suppress(EvaluationStoppedError):
+                        await work
+                    raise QueryRefusedError("the evaluation ran out of time or was abandoned")
+            return work.result()
         finally:
             self._past_dates.release()
-        self._cache[as_at] = evaluation
-        while len(self._cache) > CACHED_EVALUATIONS:
-            self._cache.popitem(last=False)
-        return evaluation
