@@ -178,15 +178,17 @@ class SqlFactRepository:
         """Take up to ``limit`` units off the queue, each with the earliest day its changes
         happened on (they return to it if the transaction fails); on PostgreSQL, units another
         writer holds are skipped."""
-        chosen = select(_DIRTY.c.unit).where(_DIRTY.c.queue == queue).limit(limit)
+        chosen = select(_DIRTY.c.unit, _DIRTY.c.since).where(_DIRTY.c.queue == queue).limit(limit)
         if self._dialect == "postgresql":
             chosen = chosen.with_for_update(skip_locked=True)
-        taken = await self._session.execute(
-            delete(_DIRTY)
-            .where(_DIRTY.c.queue == queue, _DIRTY.c.unit.in_(chosen.scalar_subquery()))
-            .returning(_DIRTY.c.unit, _DIRTY.c.since)
-        )
-        return {unit: since for unit, since in sorted(taken.all())}
+        taken = {unit: since for unit, since in (await self._session.execute(chosen)).all()}
+        # chosen first, then deleted by key: as one DELETE with the choice as its subquery, a
+        # queue whose statistics were stale was planned as a nested loop over the whole queue
+        for chunk in chunks(sorted(taken)):
+            await self._session.execute(
+                delete(_DIRTY).where(_DIRTY.c.queue == queue, _DIRTY.c.unit.in_(chunk))
+            )
+        return dict(sorted(taken.items()))
 
     async def dirty_count(self) -> int:
         return int(await self._session.scalar(select(text("count(*)")).select_from(_DIRTY)) or 0)

@@ -54,6 +54,8 @@ class EpisodeRecord(SQLModel, table=True):
     __table_args__ = (
         Index("ix_episode_kind_closed_on", "kind", "closed_on"),
         Index("ix_episode_kind_child", "kind", "child_id"),
+        # a unit's episodes, read by the facts keeper for every child it derives
+        Index("ix_episode_child", "child_id"),
     )
 
     kind: str = Field(primary_key=True, max_length=32)
@@ -140,6 +142,8 @@ class DirtyUnitRecord(SQLModel, table=True):
     earliest day its changes happened on; a kept date before it is left as it is."""
 
     __tablename__ = "dirty_unit"
+    # the keeper takes units off one queue at a time
+    __table_args__ = (Index("ix_dirty_unit_queue", "queue", "unit"),)
 
     unit: str = Field(primary_key=True, sa_type=Text)
     queue: str = Field(primary_key=True, max_length=8)
