@@ -178,17 +178,26 @@ class SqlFactRepository:
         """Take up to ``limit`` units off the queue, each with the earliest day its changes
         happened on (they return to it if the transaction fails); on PostgreSQL, units another
         writer holds are skipped."""
-        chosen = select(_DIRTY.c.unit, _DIRTY.c.since).where(_DIRTY.c.queue == queue).limit(limit)
-        if self._dialect == "postgresql":
-            chosen = chosen.with_for_update(skip_locked=True)
-        taken = {unit: since for unit, since in (await self._session.execute(chosen)).all()}
+        chosen = select(_DIRTY.c.unit).where(_DIRTY.c.queue == queue).limit(limit)
+        if self._dialect != "postgresql":
+            # one statement: a write from the start, so SQLite's one writer is taken at once (a
+            # read first could not become a write once the consumer had written)
+            taken = await self._session.execute(
+                delete(_DIRTY)
+                .where(_DIRTY.c.queue == queue, _DIRTY.c.unit.in_(chosen.scalar_subquery()))
+                .returning(_DIRTY.c.unit, _DIRTY.c.since)
+            )
+            return {unit: since for unit, since in sorted(taken.all())}
         # chosen first, then deleted by key: as one DELETE with the choice as its subquery, a
-        # queue whose statistics were stale was planned as a nested loop over the whole queue
-        for chunk in chunks(sorted(taken)):
+        # queue whose statistics were stale was planned as a nested loop over the whole queue,
+        # quadratic, and deleting more units than the limit
+        locked = chosen.add_columns(_DIRTY.c.since).with_for_update(skip_locked=True)
+        found = {unit: since for unit, since in (await self._session.execute(locked)).all()}
+        for chunk in chunks(sorted(found)):
             await self._session.execute(
                 delete(_DIRTY).where(_DIRTY.c.queue == queue, _DIRTY.c.unit.in_(chunk))
             )
-        return dict(sorted(taken.items()))
+        return dict(sorted(found.items()))
 
     async def dirty_count(self) -> int:
         return int(await self._session.scalar(select(text("count(*)")).select_from(_DIRTY)) or 0)

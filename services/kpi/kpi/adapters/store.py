@@ -292,7 +292,10 @@ class CaseStore:
     """Owns the engine; hands out one repository per transaction."""
 
     def __init__(self, database_url: str) -> None:
-        self.engine: AsyncEngine = create_async_engine(database_url, pool_pre_ping=True)
+        # an error's message leaves out the statement's values: they hold child ids
+        self.engine: AsyncEngine = create_async_engine(
+            database_url, pool_pre_ping=True, hide_parameters=True
+        )
         if self.engine.dialect.name == "sqlite":
             _configure_sqlite(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
