@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from casetime.events import EventEnvelope, EventVoided
 from kpi.domain.episodes import AnyEpisode, EpisodeKind, episode_kind, fold
@@ -41,6 +41,7 @@ class KafkaPosition:
 EpisodeKey = tuple[EpisodeKind, str, str]  # kind, episode id, child id
 # each episode a batch changed, with the earliest day the change reaches back to
 Touched = dict[EpisodeKey, date]
+K = TypeVar("K")
 
 
 class CaseRepository(Protocol):
@@ -87,9 +88,13 @@ def since(event: EventEnvelope) -> date:
     return min(event.occurred_on, event.recorded_on)
 
 
+def _keep_earliest(days: dict[K, date], key: K, day: date) -> None:
+    days[key] = min(day, days.get(key, day))
+
+
 def _touch(touched: Touched, keys: Touched) -> None:
     for key, day in keys.items():
-        touched[key] = min(day, touched.get(key, day))
+        _keep_earliest(touched, key, day)
 
 
 def episode_key(event: EventEnvelope) -> EpisodeKey | None:
@@ -180,5 +185,5 @@ def units_touched(touched: Mapping[EpisodeKey, date]) -> dict[str, date]:
         if kind in ("care_proceedings", "exception"):
             named.append(unit_of_application(episode_id))
         for unit in named:
-            units[unit] = min(day, units.get(unit, day))
+            _keep_earliest(units, unit, day)
     return units

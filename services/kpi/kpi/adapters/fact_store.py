@@ -294,9 +294,6 @@ class SqlFactRepository:
             for unit, found in episodes.items()
         }
 
-    async def books(self, units: Sequence[str]) -> dict[str, CaseBook]:
-        return {unit: rows.book() for unit, rows in (await self.book_rows(units)).items()}
-
     # --- writing facts --------------------------------------------------------------------
 
     async def lock(self, units: Sequence[str]) -> None:
